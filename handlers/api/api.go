@@ -1,0 +1,343 @@
+// Package api serves the JSON HTTP API of spec section 3. Handlers parse and
+// render; the rules live in internal/connect and internal/catalog.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/hitchdev/hitch/handlers/middleware"
+	"github.com/hitchdev/hitch/internal/auth"
+	"github.com/hitchdev/hitch/internal/catalog"
+	"github.com/hitchdev/hitch/internal/connect"
+	"github.com/hitchdev/hitch/internal/events"
+	"github.com/hitchdev/hitch/internal/fault"
+	"github.com/hitchdev/hitch/internal/store"
+)
+
+// Handler serves the API routes.
+type Handler struct {
+	Connect   *connect.Service
+	Catalog   *catalog.Catalog
+	Store     *store.Store
+	PublicURL string // absolute, no trailing slash; for logo URLs
+}
+
+// Register mounts the API on e; authn guards every tenant route.
+func (h *Handler) Register(e *echo.Echo, authn *middleware.Authenticator) {
+	e.GET("/healthz", h.healthz)
+	e.GET("/readyz", h.readyz)
+	e.GET("/apps", h.listApps)
+
+	// Middleware per route, not an Echo group: a group with middleware
+	// claims every unmatched path and would turn 405s into 404s.
+	e.POST("/connect", h.postConnect, authn.Require)
+	e.GET("/connections", h.listConnections, authn.Require)
+	e.GET("/connections/:id", h.getConnection, authn.Require)
+	e.DELETE("/connections/:id", h.archiveConnection, authn.Require)
+	e.GET("/events", h.listEvents, authn.Require)
+}
+
+func (h *Handler) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (h *Handler) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := h.Store.Ping(ctx); err != nil {
+		return fault.Wrap(err, fault.Unavailable, "database_unavailable", "The database is not reachable.")
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// connectRequest is the body of POST /connect.
+type connectRequest struct {
+	Intent       string            `json:"intent"`
+	AppKey       string            `json:"appKey"`
+	ConnectionID string            `json:"connectionId"`
+	Name         string            `json:"name"`
+	Credentials  map[string]string `json:"credentials"`
+	TenantKey    string            `json:"tenantKey"`
+}
+
+func (h *Handler) postConnect(c echo.Context) error {
+	var req connectRequest
+	if err := decodeJSON(c.Request(), &req); err != nil {
+		return err
+	}
+	p := middleware.Principal(c)
+	tenant, err := bodyTenant(p, req.TenantKey)
+	if err != nil {
+		return err
+	}
+	if req.Credentials == nil {
+		return fault.New(fault.Invalid, "credentials_required",
+			"Send appKey and credentials to create an API-key connection; connect sessions for the popup are not enabled on this server yet.")
+	}
+	if req.AppKey == "" {
+		return fault.New(fault.Invalid, "app_key_required", "Credentials need an appKey naming the app they are for.")
+	}
+	if req.ConnectionID != "" {
+		return fault.New(fault.Invalid, "invalid_request", "Send either connectionId (reconnect) or credentials for a new connection, not both.")
+	}
+	name := p.TenantName
+	if p.Admin && tenant != p.TenantKey {
+		name = ""
+	}
+	conn, err := h.Connect.Create(c.Request().Context(), connect.CreateInput{
+		TenantKey: tenant, TenantName: name, AppKey: req.AppKey, Name: req.Name, Credentials: req.Credentials,
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"connection": connect.View(conn)})
+}
+
+// bodyTenant picks the tenant a write acts for: the token's own, or for an
+// admin the one named in the body.
+func bodyTenant(p auth.Principal, named string) (string, error) {
+	if !p.Admin {
+		if named != "" && named != p.TenantKey {
+			return "", fault.New(fault.Forbidden, "forbidden", "A tenant token can act only for its own tenant.")
+		}
+		return p.TenantKey, nil
+	}
+	if named == "" {
+		named = p.TenantKey
+	}
+	if named == "" {
+		return "", fault.New(fault.Invalid, "tenant_key_required", "An admin token must name the tenant in tenantKey.")
+	}
+	if len(named) > 255 || strings.ContainsFunc(named, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", fault.New(fault.Invalid, "invalid_tenant_key", "tenantKey must be 1-255 printable characters.")
+	}
+	return named, nil
+}
+
+// queryTenant picks the tenant a read is scoped to: the token's own, or for an
+// admin the ?tenantKey= filter ("" = every tenant).
+func queryTenant(c echo.Context) (string, error) {
+	p := middleware.Principal(c)
+	named := c.QueryParam("tenantKey")
+	if p.Admin {
+		return named, nil
+	}
+	if named != "" && named != p.TenantKey {
+		return "", fault.New(fault.Forbidden, "forbidden", "A tenant token can read only its own tenant.")
+	}
+	return p.TenantKey, nil
+}
+
+func (h *Handler) listConnections(c echo.Context) error {
+	tenant, err := queryTenant(c)
+	if err != nil {
+		return err
+	}
+	f := store.ConnectionFilter{
+		TenantKey: tenant,
+		AppKey:    c.QueryParam("appKey"),
+		Search:    c.QueryParam("search"),
+		Cursor:    c.QueryParam("cursor"),
+	}
+	if f.Limit, err = queryInt(c, "limit", 100, 1, 500); err != nil {
+		return err
+	}
+	if v := c.QueryParam("disconnected"); v != "" {
+		b, err := queryBool("disconnected", v)
+		if err != nil {
+			return err
+		}
+		f.Disconnected = &b
+	}
+	if v := c.QueryParam("includeArchived"); v != "" {
+		if f.IncludeArchived, err = queryBool("includeArchived", v); err != nil {
+			return err
+		}
+	}
+	if len(f.Search) > 255 || len(f.AppKey) > 255 {
+		return middleware.BadRequest("invalid_query", "search and appKey are at most 255 characters.")
+	}
+	rows, next, err := h.Store.ListConnections(c.Request().Context(), f)
+	if err != nil {
+		return cursorError(err)
+	}
+	items := make([]connect.Connection, len(rows))
+	for i, r := range rows {
+		items[i] = connect.View(r)
+	}
+	return c.JSON(http.StatusOK, page{Items: items, Cursor: cursorValue(next)})
+}
+
+// page is every list response: items and the cursor of the next page, null at the end.
+type page struct {
+	Items  any     `json:"items"`
+	Cursor *string `json:"cursor"`
+}
+
+func cursorValue(next string) *string {
+	if next == "" {
+		return nil
+	}
+	return &next
+}
+
+func cursorError(err error) error {
+	if errors.Is(err, store.ErrInvalidCursor) {
+		return middleware.BadRequest("invalid_cursor", "The cursor is not one this API returned.")
+	}
+	return err
+}
+
+func (h *Handler) getConnection(c echo.Context) error {
+	p := middleware.Principal(c)
+	conn, err := h.Connect.Get(c.Request().Context(), scope(p), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, connect.View(conn))
+}
+
+func (h *Handler) archiveConnection(c echo.Context) error {
+	p := middleware.Principal(c)
+	conn, err := h.Connect.Archive(c.Request().Context(), scope(p), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, connect.View(conn))
+}
+
+// scope is the tenant a single-row lookup is confined to ("" for admins).
+func scope(p auth.Principal) string {
+	if p.Admin {
+		return ""
+	}
+	return p.TenantKey
+}
+
+// appView is one app in GET /apps.
+type appView struct {
+	Key        string   `json:"key"`
+	Name       string   `json:"name"`
+	Categories []string `json:"categories"`
+	Aliases    []string `json:"aliases"`
+	Domains    []string `json:"domains"`
+	AuthType   string   `json:"authType"`
+	Logo       string   `json:"logo"`
+	DocsURL    string   `json:"docsUrl,omitempty"`
+	Configured bool     `json:"configured"`
+	Score      float64  `json:"score"`
+	Decisive   bool     `json:"decisive"`
+}
+
+func (h *Handler) listApps(c echo.Context) error {
+	q := catalog.Query{Text: c.QueryParam("search"), Category: c.QueryParam("category")}
+	if len(q.Text) > 512 || len(q.Category) > 64 {
+		return middleware.BadRequest("invalid_query", "search is at most 512 characters and category at most 64.")
+	}
+	def := 50
+	if strings.TrimSpace(q.Text) == "" {
+		def = 1000 // no search: the whole catalog by name
+	}
+	var err error
+	if q.Limit, err = queryInt(c, "limit", def, 1, 1000); err != nil {
+		return err
+	}
+	results := h.Catalog.Search(q)
+	items := make([]appView, len(results))
+	for i, r := range results {
+		a := r.App
+		items[i] = appView{
+			Key: a.Key, Name: a.Name, Categories: nonNil(a.Categories), Aliases: nonNil(a.Aliases),
+			Domains: nonNil(a.Domains), AuthType: a.Auth.Type, Logo: h.absolute(a.Logo), DocsURL: a.DocsURL,
+			Configured: a.Sandbox || a.Configured(), Score: r.Score, Decisive: r.Decisive,
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": items})
+}
+
+func (h *Handler) absolute(path string) string {
+	if strings.HasPrefix(path, "/") {
+		return h.PublicURL + path
+	}
+	return path
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// eventView is one event in GET /events: the webhook payload plus its id.
+type eventView struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	Timestamp string          `json:"timestamp"`
+	Data      json.RawMessage `json:"data"`
+}
+
+func (h *Handler) listEvents(c echo.Context) error {
+	tenant, err := queryTenant(c)
+	if err != nil {
+		return err
+	}
+	f := store.EventFilter{TenantKey: tenant, ConnectionID: c.QueryParam("connectionId"), Cursor: c.QueryParam("cursor")}
+	if f.Limit, err = queryInt(c, "limit", 100, 1, 500); err != nil {
+		return err
+	}
+	if t := c.QueryParam("type"); t != "" {
+		for _, one := range strings.Split(t, ",") {
+			if !events.Known(one) {
+				return middleware.BadRequest("invalid_query", "type must be one or more of connection.created, connection.deleted, connection.disconnected, connection.reconnected.")
+			}
+			f.Types = append(f.Types, one)
+		}
+	}
+	rows, next, err := h.Store.ListEvents(c.Request().Context(), f)
+	if err != nil {
+		return cursorError(err)
+	}
+	items := make([]eventView, 0, len(rows))
+	for _, r := range rows {
+		var body struct {
+			Timestamp string          `json:"timestamp"`
+			Data      json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(r.Payload, &body); err != nil {
+			return err
+		}
+		items = append(items, eventView{ID: r.ID, Type: r.Type, Timestamp: body.Timestamp, Data: body.Data})
+	}
+	return c.JSON(http.StatusOK, page{Items: items, Cursor: cursorValue(next)})
+}
+
+func queryInt(c echo.Context, name string, def, lo, hi int) (int, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, middleware.BadRequest("invalid_query", name+" must be a whole number from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi)+".")
+	}
+	return n, nil
+}
+
+func queryBool(name, v string) (bool, error) {
+	switch v {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, middleware.BadRequest("invalid_query", name+" must be true or false.")
+}

@@ -1,0 +1,551 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hitchdev/hitch/handlers"
+	"github.com/hitchdev/hitch/internal/auth"
+	"github.com/hitchdev/hitch/internal/catalog"
+	"github.com/hitchdev/hitch/internal/config"
+	"github.com/hitchdev/hitch/internal/secrets"
+	"github.com/hitchdev/hitch/internal/store"
+	"github.com/hitchdev/hitch/internal/store/storetest"
+)
+
+const (
+	workspaceKey = "test-ws"
+	secret       = "an-honest-test-secret-of-32-bytes-or-more"
+	hostOrigin   = "http://host.example:3000"
+)
+
+// env is one server over a real store, driven through its real router.
+type env struct {
+	t      *testing.T
+	srv    *httptest.Server
+	issuer *auth.Issuer
+	store  *store.Store
+}
+
+func newEnv(t *testing.T, s *store.Store) *env {
+	t.Helper()
+	keySpec, err := secrets.Generate("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := secrets.Parse(keySpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.Load(catalog.Options{Getenv: func(string) string { return "" }, IncludeSandbox: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer, err := auth.NewIssuer(workspaceKey, []byte(secret), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := url.Parse("http://hitch.test")
+	cfg := &config.Config{PublicURL: pub, AllowedOrigins: []string{hostOrigin}, WorkspaceKey: workspaceKey}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e := handlers.New(handlers.Deps{Config: cfg, Store: s, Catalog: cat, Keys: keys, Issuer: issuer, Log: log})
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return &env{t: t, srv: srv, issuer: issuer, store: s}
+}
+
+func (e *env) token(tenant string) string {
+	e.t.Helper()
+	tok, err := e.issuer.Mint(auth.Principal{TenantKey: tenant, TenantName: strings.ToUpper(tenant)}, time.Hour)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+func (e *env) admin() string {
+	e.t.Helper()
+	tok, err := e.issuer.Mint(auth.Principal{Admin: true}, time.Hour)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r reply) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body is not a JSON object: %v: %s", err, r.body)
+	}
+	return m
+}
+
+// errCode returns the envelope's code, failing when the body is not one.
+func (r reply) errCode(t *testing.T) string {
+	t.Helper()
+	m := r.json(t)
+	inner, ok := m["error"].(map[string]any)
+	if !ok {
+		t.Fatalf("no error envelope in %s", r.body)
+	}
+	code, _ := inner["code"].(string)
+	msg, _ := inner["message"].(string)
+	if code == "" || msg == "" {
+		t.Fatalf("envelope lacks code or message: %s", r.body)
+	}
+	return code
+}
+
+func (e *env) do(method, path, token string, body any, hdr ...string) reply {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return reply{res.StatusCode, res.Header, raw}
+}
+
+func (e *env) create(token, key string) map[string]any {
+	e.t.Helper()
+	r := e.do("POST", "/connect", token, map[string]any{"appKey": "sandbox-apikey", "credentials": map[string]string{"apiKey": key}})
+	if r.status != http.StatusCreated {
+		e.t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	return r.json(e.t)["connection"].(map[string]any)
+}
+
+func TestConnectionsLifecycle(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s *store.Store) {
+		e := newEnv(t, s)
+		acme := e.token("acme")
+		conn := e.create(acme, "sandbox-good")
+		id := conn["id"].(string)
+		if !strings.HasPrefix(id, "con_") || conn["tenantKey"] != "acme" || conn["appKey"] != "sandbox-apikey" || conn["authType"] != "apiKey" {
+			t.Fatalf("unexpected connection %v", conn)
+		}
+		for _, k := range []string{"disconnected", "error", "createdAt", "updatedAt", "archivedAt", "lastRefreshAt", "nextRefreshAt", "retryAttempts", "input", "name"} {
+			if _, ok := conn[k]; !ok {
+				t.Errorf("connection lacks %q", k)
+			}
+		}
+		if r := e.do("GET", "/connections/"+id, acme, nil); r.status != 200 || bytes.Contains(r.body, []byte("sandbox-good")) {
+			t.Fatalf("get: %d %s", r.status, r.body)
+		}
+		list := e.do("GET", "/connections", acme, nil).json(t)
+		if items := list["items"].([]any); len(items) != 1 || list["cursor"] != nil {
+			t.Fatalf("list: %v", list)
+		}
+		if r := e.do("DELETE", "/connections/"+id, acme, nil); r.status != 200 || r.json(t)["archivedAt"] == nil {
+			t.Fatalf("archive: %d %s", r.status, r.body)
+		}
+		if r := e.do("DELETE", "/connections/"+id, acme, nil); r.status != 200 {
+			t.Fatalf("second archive is not idempotent: %d %s", r.status, r.body)
+		}
+		if items := e.do("GET", "/connections", acme, nil).json(t)["items"].([]any); len(items) != 0 {
+			t.Fatalf("archived connection still listed: %v", items)
+		}
+		if items := e.do("GET", "/connections?includeArchived=true", acme, nil).json(t)["items"].([]any); len(items) != 1 {
+			t.Fatalf("includeArchived lost it: %v", items)
+		}
+		evs := e.do("GET", "/events", acme, nil).json(t)["items"].([]any)
+		if len(evs) != 2 || evs[0].(map[string]any)["type"] != "connection.deleted" || evs[1].(map[string]any)["type"] != "connection.created" {
+			t.Fatalf("events: %v", evs)
+		}
+		got, err := s.GetConnection(t.Context(), id, "")
+		if err != nil || got.Credentials != nil {
+			t.Fatalf("archived credentials not erased: %v %v", err, got.Credentials != nil)
+		}
+	})
+}
+
+func TestTenantIsolation(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s *store.Store) {
+		e := newEnv(t, s)
+		acme, globex := e.token("acme"), e.token("globex")
+		id := e.create(acme, "sandbox-good")["id"].(string)
+		e.create(globex, "other-key")
+
+		cases := []struct {
+			method, path string
+			body         any
+			status       int
+			code         string
+		}{
+			{"GET", "/connections/" + id, nil, 404, "connection_not_found"},
+			{"DELETE", "/connections/" + id, nil, 404, "connection_not_found"},
+			{"GET", "/connections?tenantKey=acme", nil, 403, "forbidden"},
+			{"GET", "/events?tenantKey=acme", nil, 403, "forbidden"},
+			{"POST", "/connect", map[string]any{"tenantKey": "acme", "appKey": "sandbox-apikey", "credentials": map[string]string{"apiKey": "x"}}, 403, "forbidden"},
+		}
+		for _, c := range cases {
+			r := e.do(c.method, c.path, globex, c.body)
+			if r.status != c.status || r.errCode(t) != c.code {
+				t.Errorf("%s %s as globex: %d %s, want %d %s", c.method, c.path, r.status, r.body, c.status, c.code)
+			}
+		}
+		items := e.do("GET", "/connections", globex, nil).json(t)["items"].([]any)
+		if len(items) != 1 || items[0].(map[string]any)["tenantKey"] != "globex" {
+			t.Fatalf("globex sees %v", items)
+		}
+		if evs := e.do("GET", "/events", globex, nil).json(t)["items"].([]any); len(evs) != 1 {
+			t.Fatalf("globex sees %d events", len(evs))
+		}
+		// The row is untouched by globex's attempt to archive it.
+		if r := e.do("GET", "/connections/"+id, acme, nil); r.status != 200 || r.json(t)["archivedAt"] != nil {
+			t.Fatalf("acme's connection changed: %s", r.body)
+		}
+
+		admin := e.admin()
+		if items := e.do("GET", "/connections", admin, nil).json(t)["items"].([]any); len(items) != 2 {
+			t.Fatalf("admin sees %d connections, want 2", len(items))
+		}
+		if items := e.do("GET", "/connections?tenantKey=acme", admin, nil).json(t)["items"].([]any); len(items) != 1 {
+			t.Fatalf("admin filter sees %d, want 1", len(items))
+		}
+		if r := e.do("GET", "/connections/"+id, admin, nil); r.status != 200 {
+			t.Fatalf("admin get: %d", r.status)
+		}
+		r := e.do("POST", "/connect", admin, map[string]any{"appKey": "sandbox-apikey", "credentials": map[string]string{"apiKey": "x"}})
+		if r.status != 400 || r.errCode(t) != "tenant_key_required" {
+			t.Fatalf("admin without tenantKey: %d %s", r.status, r.body)
+		}
+		r = e.do("POST", "/connect", admin, map[string]any{"tenantKey": "initech", "appKey": "sandbox-apikey", "credentials": map[string]string{"apiKey": "x"}})
+		if r.status != 201 || r.json(t)["connection"].(map[string]any)["tenantKey"] != "initech" {
+			t.Fatalf("admin create for initech: %d %s", r.status, r.body)
+		}
+	})
+}
+
+// forge signs an arbitrary header and payload with key, to build tokens a
+// JWT library would refuse to mint.
+func forge(header, payload string, key []byte) string {
+	enc := base64.RawURLEncoding
+	unsigned := enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(payload))
+	return unsigned + "." + enc.EncodeToString(hmacSHA256(key, unsigned))
+}
+
+func TestBadTokens(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s *store.Store) {
+		e := newEnv(t, s)
+		exp := time.Now().Add(time.Hour).Unix()
+		claims := func(extra string) string {
+			return `{"workspaceKey":"` + workspaceKey + `","tenantKey":"acme","exp":` + itoa(exp) + extra + `}`
+		}
+		wrongSecret, _ := auth.NewIssuer(workspaceKey, []byte("another-secret-that-is-32-bytes-long!!"), time.Now)
+		wrongTok, _ := wrongSecret.Mint(auth.Principal{TenantKey: "acme"}, time.Hour)
+		otherWS, _ := auth.NewIssuer("other-ws", []byte(secret), time.Now)
+		otherTok, _ := otherWS.Mint(auth.Principal{TenantKey: "acme"}, time.Hour)
+		expired, _ := auth.NewIssuer(workspaceKey, []byte(secret), func() time.Time { return time.Now().Add(-3 * time.Hour) })
+		expiredTok, _ := expired.Mint(auth.Principal{TenantKey: "acme"}, time.Hour)
+		enc := base64.RawURLEncoding
+
+		cases := []struct {
+			name, header string
+			code         string
+		}{
+			{"missing", "", "unauthorized"},
+			{"basic scheme", "Basic dXNlcjpwYXNz", "unauthorized"},
+			{"empty bearer", "Bearer ", "unauthorized"},
+			{"garbage", "Bearer not.a.jwt", "invalid_token"},
+			{"wrong secret", "Bearer " + wrongTok, "invalid_token"},
+			{"other workspace", "Bearer " + otherTok, "invalid_token"},
+			{"expired", "Bearer " + expiredTok, "token_expired"},
+			{"alg none", "Bearer " + enc.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(claims(""))) + ".", "invalid_token"},
+			{"alg HS384", "Bearer " + forge(`{"alg":"HS384","typ":"JWT"}`, claims(""), []byte(secret)), "invalid_token"},
+			{"isAdmin as string", "Bearer " + forge(`{"alg":"HS256","typ":"JWT"}`, claims(`,"isAdmin":"true"`), []byte(secret)), "invalid_token"},
+			{"exp too far", "Bearer " + forge(`{"alg":"HS256","typ":"JWT"}`, `{"workspaceKey":"`+workspaceKey+`","tenantKey":"acme","exp":`+itoa(time.Now().Add(48*time.Hour).Unix())+`}`, []byte(secret)), "invalid_token"},
+			{"no exp", "Bearer " + forge(`{"alg":"HS256","typ":"JWT"}`, `{"workspaceKey":"`+workspaceKey+`","tenantKey":"acme"}`, []byte(secret)), "invalid_token"},
+			{"nbf future", "Bearer " + forge(`{"alg":"HS256","typ":"JWT"}`, claims(`,"nbf":`+itoa(time.Now().Add(time.Hour).Unix())), []byte(secret)), "token_not_yet_valid"},
+		}
+		for _, c := range cases {
+			for _, path := range []string{"/connections", "/events", "/connections/con_x"} {
+				var hdr []string
+				if c.header != "" {
+					hdr = []string{"Authorization", c.header}
+				}
+				r := e.do("GET", path, "", nil, hdr...)
+				if r.status != 401 || r.errCode(t) != c.code {
+					t.Errorf("%s on %s: %d %s, want 401 %s", c.name, path, r.status, r.body, c.code)
+				}
+				if r.header.Get("WWW-Authenticate") == "" {
+					t.Errorf("%s: no WWW-Authenticate", c.name)
+				}
+			}
+		}
+		// A forged HS256 token signed with the right secret is the control: it must work.
+		good := forge(`{"alg":"HS256","typ":"JWT"}`, claims(""), []byte(secret))
+		if r := e.do("GET", "/connections", good, nil); r.status != 200 {
+			t.Fatalf("control token refused: %d %s", r.status, r.body)
+		}
+		legacy := forge512(`{"alg":"HS512","typ":"JWT"}`, `{"iss":"`+workspaceKey+`","id":"acme","exp":`+itoa(exp)+`}`, []byte(secret))
+		if r := e.do("GET", "/connections", legacy, nil); r.status != 200 {
+			t.Fatalf("legacy iss/id HS512 token refused: %d %s", r.status, r.body)
+		}
+	})
+}
+
+func TestBadInput(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s *store.Store) {
+		e := newEnv(t, s)
+		acme := e.token("acme")
+		big := `{"appKey":"sandbox-apikey","name":"` + strings.Repeat("a", 1<<20) + `"}`
+		cases := []struct {
+			name, method, path string
+			body               any
+			ctype              string
+			status             int
+			code               string
+		}{
+			{"malformed json", "POST", "/connect", `{"appKey":`, "", 400, "invalid_json"},
+			{"not an object", "POST", "/connect", `[1,2]`, "", 400, "invalid_json"},
+			{"empty body", "POST", "/connect", ``, "", 400, "invalid_json"},
+			{"unknown field", "POST", "/connect", `{"appKey":"sandbox-apikey","credentials":{"apiKey":"k"},"bogus":1}`, "", 400, "invalid_json"},
+			{"wrong type", "POST", "/connect", `{"appKey":5}`, "", 400, "invalid_json"},
+			{"credential wrong type", "POST", "/connect", `{"appKey":"sandbox-apikey","credentials":{"apiKey":5}}`, "", 400, "invalid_json"},
+			{"trailing data", "POST", "/connect", `{"appKey":"sandbox-apikey","credentials":{"apiKey":"k"}} {}`, "", 400, "invalid_json"},
+			{"too large", "POST", "/connect", big, "", 413, "request_too_large"},
+			{"wrong content type", "POST", "/connect", `appKey=x`, "application/x-www-form-urlencoded", 415, "unsupported_media_type"},
+			{"unknown app", "POST", "/connect", `{"appKey":"nope","credentials":{"apiKey":"k"}}`, "", 404, "app_not_found"},
+			{"missing field", "POST", "/connect", `{"appKey":"sandbox-apikey","credentials":{}}`, "", 400, "missing_field"},
+			{"unknown credential field", "POST", "/connect", `{"appKey":"sandbox-apikey","credentials":{"apiKey":"k","x":"y"}}`, "", 400, "unknown_field"},
+			{"oauth app with credentials", "POST", "/connect", `{"appKey":"sandbox-oauth","credentials":{"apiKey":"k"}}`, "", 400, "credentials_not_accepted"},
+			{"name with control chars", "POST", "/connect", `{"appKey":"sandbox-apikey","name":"a\u0000b","credentials":{"apiKey":"k"}}`, "", 400, "invalid_name"},
+			{"bad id", "GET", "/connections/..%2f..%2fetc", nil, "", 404, "connection_not_found"},
+			{"long id", "GET", "/connections/" + strings.Repeat("x", 4000), nil, "", 404, "connection_not_found"},
+			{"unknown id archive", "DELETE", "/connections/con_doesnotexist", nil, "", 404, "connection_not_found"},
+			{"limit zero", "GET", "/connections?limit=0", nil, "", 400, "invalid_query"},
+			{"limit huge", "GET", "/connections?limit=501", nil, "", 400, "invalid_query"},
+			{"limit text", "GET", "/connections?limit=ten", nil, "", 400, "invalid_query"},
+			{"disconnected maybe", "GET", "/connections?disconnected=maybe", nil, "", 400, "invalid_query"},
+			{"garbage cursor", "GET", "/connections?cursor=%21%21%21", nil, "", 400, "invalid_cursor"},
+			{"cursor with bad bytes", "GET", "/connections?cursor=" + base64.RawURLEncoding.EncodeToString([]byte("con_'; drop")), nil, "", 400, "invalid_cursor"},
+			{"events bad type", "GET", "/events?type=connection.exploded", nil, "", 400, "invalid_query"},
+			{"events garbage cursor", "GET", "/events?cursor=!!", nil, "", 400, "invalid_cursor"},
+			{"apps limit", "GET", "/apps?limit=1001", nil, "", 400, "invalid_query"},
+			{"router 404", "GET", "/nope", nil, "", 404, "not_found"},
+			{"router 405", "PUT", "/connections", nil, "", 405, "method_not_allowed"},
+		}
+		for _, c := range cases {
+			var hdr []string
+			if c.ctype != "" {
+				hdr = []string{"Content-Type", c.ctype}
+			}
+			r := e.do(c.method, c.path, acme, c.body, hdr...)
+			if r.status != c.status || r.errCode(t) != c.code {
+				t.Errorf("%s: %d %s, want %d %s", c.name, r.status, trim(r.body), c.status, c.code)
+			}
+		}
+		// Nothing above may have written a connection.
+		if items := e.do("GET", "/connections?includeArchived=true", acme, nil).json(t)["items"].([]any); len(items) != 0 {
+			t.Fatalf("bad input wrote %d connections", len(items))
+		}
+	})
+}
+
+func TestPagination(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s *store.Store) {
+		e := newEnv(t, s)
+		acme := e.token("acme")
+		want := map[string]bool{}
+		for i := 0; i < 23; i++ {
+			want[e.create(acme, "key")["id"].(string)] = true
+		}
+		seen, cursor, pages := map[string]bool{}, "", 0
+		var last string
+		for {
+			path := "/connections?limit=5"
+			if cursor != "" {
+				path += "&cursor=" + url.QueryEscape(cursor)
+			}
+			r := e.do("GET", path, acme, nil)
+			if r.status != 200 {
+				t.Fatalf("page: %d %s", r.status, r.body)
+			}
+			m := r.json(t)
+			for _, it := range m["items"].([]any) {
+				id := it.(map[string]any)["id"].(string)
+				if seen[id] {
+					t.Fatalf("duplicate %s", id)
+				}
+				if last != "" && id > last {
+					t.Fatalf("not newest first: %s after %s", id, last)
+				}
+				seen[id], last = true, id
+			}
+			pages++
+			if m["cursor"] == nil {
+				break
+			}
+			cursor = m["cursor"].(string)
+		}
+		if len(seen) != len(want) || pages != 5 {
+			t.Fatalf("saw %d of %d in %d pages", len(seen), len(want), pages)
+		}
+	})
+}
+
+func TestAppsAndProbes(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s *store.Store) {
+		e := newEnv(t, s)
+		r := e.do("GET", "/apps?search=hubspot", "", nil)
+		items := r.json(t)["items"].([]any)
+		first := items[0].(map[string]any)
+		if r.status != 200 || first["key"] != "hubspot" || first["decisive"] != true || first["authType"] != "oauth2" {
+			t.Fatalf("search hubspot: %s", trim(r.body))
+		}
+		if first["configured"] != false || !strings.HasPrefix(first["logo"].(string), "http://hitch.test/static/logos/") {
+			t.Fatalf("hubspot view: %v", first)
+		}
+		all := e.do("GET", "/apps", "", nil).json(t)["items"].([]any)
+		if len(all) < 40 {
+			t.Fatalf("catalog lists %d apps", len(all))
+		}
+		crm := e.do("GET", "/apps?search=CRM&limit=3", "", nil).json(t)["items"].([]any)
+		if len(crm) != 3 {
+			t.Fatalf("limit ignored: %d", len(crm))
+		}
+		for _, p := range []string{"/healthz", "/readyz"} {
+			if r := e.do("GET", p, "", nil); r.status != 200 {
+				t.Fatalf("%s: %d", p, r.status)
+			}
+		}
+		if r := e.do("GET", "/metrics", "", nil); r.status != 200 || !bytes.Contains(r.body, []byte("hitch_http_requests_total")) {
+			t.Fatalf("metrics: %d", r.status)
+		}
+		if r := e.do("GET", "/healthz", "", nil); r.header.Get("X-Request-Id") == "" {
+			t.Fatal("no request id")
+		}
+	})
+}
+
+func TestCORS(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"))
+	pre := func(origin string) reply {
+		return e.do("OPTIONS", "/connect", "", nil, "Origin", origin,
+			"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization, content-type")
+	}
+	r := pre(hostOrigin)
+	if r.status != 204 || r.header.Get("Access-Control-Allow-Origin") != hostOrigin ||
+		!strings.Contains(r.header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Fatalf("allowed preflight: %d %v", r.status, r.header)
+	}
+	if r := pre("http://evil.example"); r.status != 403 || r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("foreign preflight: %d %v", r.status, r.header)
+	}
+	r = e.do("GET", "/connections", e.token("acme"), nil, "Origin", hostOrigin)
+	if r.header.Get("Access-Control-Allow-Origin") != hostOrigin {
+		t.Fatalf("no CORS on the actual request: %v", r.header)
+	}
+	r = e.do("GET", "/connections", e.token("acme"), nil, "Origin", "http://evil.example")
+	if r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatal("CORS granted to a foreign origin")
+	}
+}
+
+// TestNoPlaintextAtRest proves a submitted secret never reaches the SQLite
+// files (database and WAL) in the clear.
+func TestNoPlaintextAtRest(t *testing.T) {
+	dir := t.TempDir()
+	s, err := store.Open(t.Context(), "sqlite://"+filepath.Join(dir, "hitch.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, s)
+	const plaintext = "sk_live_PLAINTEXT_CANARY_7f3a9c"
+	conn := e.create(e.token("acme"), plaintext)
+	if r := e.do("GET", "/connections/"+conn["id"].(string), e.token("acme"), nil); bytes.Contains(r.body, []byte(plaintext)) {
+		t.Fatal("secret in API response")
+	}
+	found := false
+	entries, _ := os.ReadDir(dir)
+	for _, ent := range entries {
+		raw, err := os.ReadFile(filepath.Join(dir, ent.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(raw, []byte(plaintext)) {
+			t.Fatalf("plaintext secret found in %s", ent.Name())
+		}
+		found = found || bytes.Contains(raw, []byte(conn["id"].(string)))
+	}
+	if !found {
+		t.Fatal("the connection id is in no database file: the scan looked at the wrong files")
+	}
+}
+
+func trim(b []byte) string {
+	if len(b) > 300 {
+		return string(b[:300]) + "…"
+	}
+	return string(b)
+}
+
+func TestStaticAssets(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"))
+	for _, c := range []struct {
+		path   string
+		status int
+		ctype  string
+	}{
+		{"/sdk/hitch.js", 200, "javascript"},
+		{"/sdk/hitch.mjs", 200, "javascript"},
+		{"/static/logos/hubspot.svg", 200, "image/svg+xml"},
+		{"/static/logos/", 404, "application/json"},
+		{"/static/", 404, "application/json"},
+		{"/static/../go.mod", 404, "application/json"},
+		{"/static/logos/nope.svg", 404, "application/json"},
+	} {
+		r := e.do("GET", c.path, "", nil)
+		if r.status != c.status || !strings.Contains(r.header.Get("Content-Type"), c.ctype) {
+			t.Errorf("%s: %d %s", c.path, r.status, r.header.Get("Content-Type"))
+		}
+	}
+}

@@ -1,0 +1,217 @@
+// Package connect holds the rules of connections and their connect sessions:
+// creating a connection from submitted credentials, archiving, and (with the
+// popup) starting and completing sessions. It knows nothing of HTTP.
+package connect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hitchdev/hitch/internal/catalog"
+	"github.com/hitchdev/hitch/internal/events"
+	"github.com/hitchdev/hitch/internal/fault"
+	"github.com/hitchdev/hitch/internal/secrets"
+	"github.com/hitchdev/hitch/internal/store"
+)
+
+// Limits on what a caller may submit.
+const (
+	MaxNameLen       = 255
+	MaxFieldValueLen = 4096
+)
+
+// Service applies the connection rules over the store.
+type Service struct {
+	Store   *store.Store
+	Catalog *catalog.Catalog
+	Keys    *secrets.KeyRing
+	Now     func() time.Time
+	Log     *slog.Logger
+}
+
+// Credentials is what a connection holds, sealed at rest under the key ring
+// with the connection id as associated data.
+type Credentials struct {
+	Type         string            `json:"type"`
+	Fields       map[string]string `json:"fields,omitempty"`
+	AccessToken  string            `json:"accessToken,omitempty"`
+	RefreshToken string            `json:"refreshToken,omitempty"`
+	TokenType    string            `json:"tokenType,omitempty"`
+	Expiry       *time.Time        `json:"expiry,omitempty"`
+	Scopes       []string          `json:"scopes,omitempty"`
+}
+
+// CreateInput asks for a connection made at once from submitted credentials.
+type CreateInput struct {
+	TenantKey   string
+	TenantName  string
+	AppKey      string
+	Name        string
+	Credentials map[string]string
+}
+
+// Create validates credentials against the app's catalog form and writes the
+// connection with its connection.created event in one transaction.
+func (s *Service) Create(ctx context.Context, in CreateInput) (store.Connection, error) {
+	app, ok := s.Catalog.Get(in.AppKey)
+	if !ok {
+		return store.Connection{}, fault.New(fault.NotFound, "app_not_found", "No app with key %q exists in the catalog.", in.AppKey)
+	}
+	if app.Auth.Type != "apiKey" && app.Auth.Type != "basic" {
+		return store.Connection{}, fault.New(fault.Invalid, "credentials_not_accepted",
+			"App %q uses OAuth; start a connect session (POST /connect without credentials) instead.", app.Key)
+	}
+	name, err := connectionName(in.Name, app)
+	if err != nil {
+		return store.Connection{}, err
+	}
+	fields, input, err := CheckFields(app, in.Credentials)
+	if err != nil {
+		return store.Connection{}, err
+	}
+	now := s.Now().UTC()
+	c := store.Connection{
+		ID:        store.NewID("con"),
+		TenantKey: in.TenantKey,
+		AppKey:    app.Key,
+		Name:      name,
+		AuthType:  app.Auth.Type,
+		Input:     input,
+		CreatedAt: now,
+		UpdatedAt: now,
+	}
+	sealed, err := s.Keys.SealJSON(Credentials{Type: app.Auth.Type, Fields: fields}, []byte(c.ID))
+	if err != nil {
+		return store.Connection{}, fmt.Errorf("connect: seal credentials: %w", err)
+	}
+	c.Credentials, c.KeyID = sealed, s.Keys.CurrentID()
+	err = s.Store.InTx(ctx, func(q *store.Queries) error {
+		if err := q.UpsertTenant(ctx, in.TenantKey, in.TenantName, now); err != nil {
+			return err
+		}
+		if err := q.InsertConnection(ctx, &c); err != nil {
+			return err
+		}
+		_, err := events.Record(ctx, q, events.ConnectionCreated, c.TenantKey, c.ID, View(c), now)
+		return err
+	})
+	if err != nil {
+		return store.Connection{}, fmt.Errorf("connect: create connection: %w", err)
+	}
+	s.Log.InfoContext(ctx, "connection created", "connection", c.ID, "tenant", c.TenantKey, "app", c.AppKey)
+	return c, nil
+}
+
+// Archive marks a connection archived, erases its credentials and records
+// connection.deleted; archiving an archived connection changes nothing.
+// tenantKey "" means any tenant (admin).
+func (s *Service) Archive(ctx context.Context, tenantKey, id string) (store.Connection, error) {
+	var out store.Connection
+	err := s.Store.InTx(ctx, func(q *store.Queries) error {
+		now := s.Now().UTC()
+		c, changed, err := q.ArchiveConnection(ctx, id, tenantKey, now)
+		if err != nil {
+			return err
+		}
+		out = c
+		if !changed {
+			return nil
+		}
+		_, err = events.Record(ctx, q, events.ConnectionDeleted, c.TenantKey, c.ID, View(c), now)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Connection{}, notFound(id)
+	}
+	if err != nil {
+		return store.Connection{}, fmt.Errorf("connect: archive: %w", err)
+	}
+	return out, nil
+}
+
+// Get returns one connection of tenantKey ("" for any tenant).
+func (s *Service) Get(ctx context.Context, tenantKey, id string) (store.Connection, error) {
+	c, err := s.Store.GetConnection(ctx, id, tenantKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Connection{}, notFound(id)
+	}
+	return c, err
+}
+
+func notFound(id string) error {
+	return fault.New(fault.NotFound, "connection_not_found", "No connection with id %q exists.", id)
+}
+
+func connectionName(name string, app *catalog.App) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return app.Name, nil
+	}
+	if utf8.RuneCountInString(name) > MaxNameLen || !printable(name) {
+		return "", fault.New(fault.Invalid, "invalid_name", "The name must be 1-%d printable characters.", MaxNameLen)
+	}
+	return name, nil
+}
+
+// CheckFields validates submitted values against an app's form: every
+// required field present, each value matching its pattern, no unknown
+// fields. It returns all values and the non-secret ones (the public input).
+// Messages name fields, never values.
+func CheckFields(app *catalog.App, submitted map[string]string) (all, public map[string]string, err error) {
+	known := make(map[string]catalog.Field, len(app.Auth.Fields))
+	for _, f := range app.Auth.Fields {
+		known[f.Key] = f
+	}
+	for k := range submitted {
+		if _, ok := known[k]; !ok {
+			return nil, nil, fault.New(fault.Invalid, "unknown_field", "App %q has no field %q.", app.Key, k)
+		}
+	}
+	all, public = map[string]string{}, map[string]string{}
+	for _, f := range app.Auth.Fields {
+		v, ok := submitted[f.Key]
+		if f.Secret {
+			// Secrets are taken as typed: a space can be part of a password.
+			if strings.TrimSpace(v) == "" {
+				v = ""
+			}
+		} else {
+			v = strings.TrimSpace(v)
+		}
+		if !ok || v == "" {
+			if f.Optional {
+				continue
+			}
+			return nil, nil, fault.New(fault.Invalid, "missing_field", "The field %q (%s) is required.", f.Key, f.Label)
+		}
+		if len(v) > MaxFieldValueLen || !utf8.ValidString(v) {
+			return nil, nil, fault.New(fault.Invalid, "invalid_field", "The field %q is too long or not valid text.", f.Key)
+		}
+		if f.Pattern != "" {
+			re, err := regexp.Compile(f.Pattern)
+			if err != nil || !re.MatchString(v) {
+				return nil, nil, fault.New(fault.Invalid, "invalid_field", "The field %q (%s) is not in the expected format.", f.Key, f.Label)
+			}
+		}
+		all[f.Key] = v
+		if !f.Secret {
+			public[f.Key] = v
+		}
+	}
+	return all, public, nil
+}
+
+func printable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,262 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Connection is a tenant's authenticated link to one app. Credentials are sealed by the caller (KeyID
+// names the sealing key); the type has no JSON tags so it cannot be rendered by accident.
+type Connection struct {
+	ID, TenantKey, AppKey, Name, AuthType string
+	Credentials                           []byte
+	KeyID                                 string
+	Input                                 map[string]string
+	Disconnected                          bool
+	ErrorCode, ErrorMessage               string
+	CreatedAt, UpdatedAt                  time.Time
+	ArchivedAt, AccessExpiresAt           *time.Time
+	LastRefreshAt, NextRefreshAt          *time.Time
+	RetryAttempts                         int
+	LeaseOwner                            string
+	LeaseUntil                            *time.Time
+}
+
+// ConnectionFilter selects connections for ListConnections and CountConnections.
+type ConnectionFilter struct {
+	TenantKey       string // "" means every tenant (admin)
+	AppKey          string
+	Disconnected    *bool
+	IncludeArchived bool
+	Search          string // case-insensitive substring of name, app key, id or tenant key
+	Limit           int    // 1..MaxLimit, 0 means DefaultLimit
+	Cursor          string // from the previous page; "" for the first
+}
+
+type connectionRow struct {
+	ID              string         `db:"id"`
+	TenantKey       string         `db:"tenant_key"`
+	AppKey          string         `db:"app_key"`
+	Name            string         `db:"name"`
+	AuthType        string         `db:"auth_type"`
+	Credentials     []byte         `db:"credentials"`
+	KeyID           string         `db:"key_id"`
+	Input           string         `db:"input"`
+	Disconnected    bool           `db:"disconnected"`
+	ErrorCode       sql.NullString `db:"error_code"`
+	ErrorMessage    sql.NullString `db:"error_message"`
+	CreatedAt       int64          `db:"created_at"`
+	UpdatedAt       int64          `db:"updated_at"`
+	ArchivedAt      sql.NullInt64  `db:"archived_at"`
+	AccessExpiresAt sql.NullInt64  `db:"access_expires_at"`
+	LastRefreshAt   sql.NullInt64  `db:"last_refresh_at"`
+	NextRefreshAt   sql.NullInt64  `db:"next_refresh_at"`
+	RetryAttempts   int            `db:"retry_attempts"`
+	LeaseOwner      sql.NullString `db:"lease_owner"`
+	LeaseUntil      sql.NullInt64  `db:"lease_until"`
+}
+
+const connectionColumns = `id, tenant_key, app_key, name, auth_type, credentials, key_id, input, disconnected,
+	error_code, error_message, created_at, updated_at, archived_at, access_expires_at, last_refresh_at,
+	next_refresh_at, retry_attempts, lease_owner, lease_until`
+
+func toConnectionRow(c *Connection) (connectionRow, error) {
+	input := c.Input
+	if input == nil {
+		input = map[string]string{}
+	}
+	in, err := json.Marshal(input)
+	if err != nil {
+		return connectionRow{}, fmt.Errorf("store: encode connection input: %w", err)
+	}
+	return connectionRow{
+		ID: c.ID, TenantKey: c.TenantKey, AppKey: c.AppKey, Name: c.Name, AuthType: c.AuthType,
+		Credentials: c.Credentials, KeyID: c.KeyID, Input: string(in), Disconnected: c.Disconnected,
+		ErrorCode: nullString(c.ErrorCode), ErrorMessage: nullString(c.ErrorMessage),
+		CreatedAt: micros(c.CreatedAt), UpdatedAt: micros(c.UpdatedAt),
+		ArchivedAt: nullMicros(c.ArchivedAt), AccessExpiresAt: nullMicros(c.AccessExpiresAt),
+		LastRefreshAt: nullMicros(c.LastRefreshAt), NextRefreshAt: nullMicros(c.NextRefreshAt),
+		RetryAttempts: c.RetryAttempts, LeaseOwner: nullString(c.LeaseOwner), LeaseUntil: nullMicros(c.LeaseUntil),
+	}, nil
+}
+
+func (r *connectionRow) connection() (Connection, error) {
+	input := map[string]string{}
+	if err := json.Unmarshal([]byte(r.Input), &input); err != nil {
+		return Connection{}, fmt.Errorf("store: decode input of connection %s: %w", r.ID, err)
+	}
+	return Connection{
+		ID: r.ID, TenantKey: r.TenantKey, AppKey: r.AppKey, Name: r.Name, AuthType: r.AuthType,
+		Credentials: r.Credentials, KeyID: r.KeyID, Input: input, Disconnected: r.Disconnected,
+		ErrorCode: r.ErrorCode.String, ErrorMessage: r.ErrorMessage.String,
+		CreatedAt: fromMicros(r.CreatedAt), UpdatedAt: fromMicros(r.UpdatedAt),
+		ArchivedAt: fromNullMicros(r.ArchivedAt), AccessExpiresAt: fromNullMicros(r.AccessExpiresAt),
+		LastRefreshAt: fromNullMicros(r.LastRefreshAt), NextRefreshAt: fromNullMicros(r.NextRefreshAt),
+		RetryAttempts: r.RetryAttempts, LeaseOwner: r.LeaseOwner.String, LeaseUntil: fromNullMicros(r.LeaseUntil),
+	}, nil
+}
+
+// InsertConnection stores a new connection; its tenant must exist (UpsertTenant). An empty ID gets a new
+// "con_" id and zero CreatedAt/UpdatedAt become now; c is updated to what was stored. A duplicate id is
+// ErrConflict.
+func (q *Queries) InsertConnection(ctx context.Context, c *Connection) error {
+	if c.ID == "" {
+		c.ID = NewID(PrefixConnection)
+	}
+	c.CreatedAt = nowIfZero(c.CreatedAt)
+	if c.UpdatedAt.IsZero() {
+		c.UpdatedAt = c.CreatedAt
+	}
+	r, err := toConnectionRow(c)
+	if err != nil {
+		return err
+	}
+	_, err = q.namedExec(ctx, "insert connection", `INSERT INTO connections (`+connectionColumns+`) VALUES (
+		:id, :tenant_key, :app_key, :name, :auth_type, :credentials, :key_id, :input, :disconnected,
+		:error_code, :error_message, :created_at, :updated_at, :archived_at, :access_expires_at,
+		:last_refresh_at, :next_refresh_at, :retry_attempts, :lease_owner, :lease_until)`, r)
+	if err != nil {
+		return err
+	}
+	stored, err := r.connection()
+	if err != nil {
+		return err
+	}
+	*c = stored
+	return nil
+}
+
+// GetConnection returns one connection. A non-empty tenantKey confines the lookup to that tenant, so
+// another tenant's id is ErrNotFound.
+func (q *Queries) GetConnection(ctx context.Context, id, tenantKey string) (Connection, error) {
+	var c conds
+	c.add("id = ?", id)
+	if tenantKey != "" {
+		c.add("tenant_key = ?", tenantKey)
+	}
+	var r connectionRow
+	if err := q.get(ctx, "get connection", &r, "SELECT "+connectionColumns+" FROM connections"+c.where(), c.args...); err != nil {
+		return Connection{}, err
+	}
+	return r.connection()
+}
+
+// connectionConds renders a filter's conditions, the cursor excluded.
+func connectionConds(f ConnectionFilter) conds {
+	var c conds
+	if f.TenantKey != "" {
+		c.add("tenant_key = ?", f.TenantKey)
+	}
+	if f.AppKey != "" {
+		c.add("app_key = ?", f.AppKey)
+	}
+	if f.Disconnected != nil {
+		c.add("disconnected = ?", *f.Disconnected)
+	}
+	if !f.IncludeArchived {
+		c.add("archived_at IS NULL")
+	}
+	if f.Search != "" {
+		p := containsPattern(f.Search)
+		c.add(`(LOWER(name) LIKE ? ESCAPE '!' OR LOWER(app_key) LIKE ? ESCAPE '!'`+
+			` OR LOWER(id) LIKE ? ESCAPE '!' OR LOWER(tenant_key) LIKE ? ESCAPE '!')`, p, p, p, p)
+	}
+	return c
+}
+
+// ListConnections returns a page of connections, newest first, and the cursor of the next page ("" after
+// the last). Pages follow id order, so rows inserted while paging never shift or repeat older ones.
+func (q *Queries) ListConnections(ctx context.Context, f ConnectionFilter) ([]Connection, string, error) {
+	limit := clampLimit(f.Limit)
+	c := connectionConds(f)
+	if f.Cursor != "" {
+		before, err := decodeIDCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		c.add("id < ?", before)
+	}
+	var rows []connectionRow
+	query := "SELECT " + connectionColumns + " FROM connections" + c.where() + " ORDER BY id DESC LIMIT ?"
+	if err := q.selectAll(ctx, "list connections", &rows, query, append(c.args, limit+1)...); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = encodeCursor(rows[limit-1].ID)
+	}
+	out := make([]Connection, len(rows))
+	for i := range rows {
+		conn, err := rows[i].connection()
+		if err != nil {
+			return nil, "", err
+		}
+		out[i] = conn
+	}
+	return out, next, nil
+}
+
+// CountConnections counts the connections a filter selects, ignoring Limit and Cursor.
+func (q *Queries) CountConnections(ctx context.Context, f ConnectionFilter) (int, error) {
+	c := connectionConds(f)
+	var n int
+	err := q.get(ctx, "count connections", &n, "SELECT COUNT(*) FROM connections"+c.where(), c.args...)
+	return n, err
+}
+
+// ArchiveConnection marks a connection archived and erases what it no longer needs: credentials, refresh
+// schedule and lease. It is idempotent: changed reports whether this call did the archiving, so exactly
+// one of several concurrent callers sees true (and records the event). A non-empty tenantKey confines it
+// to that tenant; unknown ids are ErrNotFound.
+func (q *Queries) ArchiveConnection(ctx context.Context, id, tenantKey string, now time.Time) (Connection, bool, error) {
+	var c conds
+	c.add("id = ?", id)
+	if tenantKey != "" {
+		c.add("tenant_key = ?", tenantKey)
+	}
+	c.add("archived_at IS NULL")
+	var r connectionRow
+	err := q.get(ctx, "archive connection", &r, `UPDATE connections SET archived_at = ?, updated_at = ?,
+		credentials = NULL, key_id = '', next_refresh_at = NULL, lease_owner = NULL, lease_until = NULL`+
+		c.where()+" RETURNING "+connectionColumns,
+		append([]any{micros(now), micros(now)}, c.args...)...)
+	switch {
+	case err == nil:
+		conn, err := r.connection()
+		return conn, true, err
+	case errors.Is(err, ErrNotFound):
+		conn, err := q.GetConnection(ctx, id, tenantKey)
+		return conn, false, err
+	default:
+		return Connection{}, false, err
+	}
+}
+
+// UpdateConnection writes every mutable column of c (all but id, tenant, app, auth type and created_at).
+// It sets nothing itself: the caller bumps UpdatedAt. An unknown id, or one of another tenant than
+// c.TenantKey, is ErrNotFound.
+func (q *Queries) UpdateConnection(ctx context.Context, c *Connection) error {
+	r, err := toConnectionRow(c)
+	if err != nil {
+		return err
+	}
+	n, err := q.namedExec(ctx, "update connection", `UPDATE connections SET name = :name,
+		credentials = :credentials, key_id = :key_id, input = :input, disconnected = :disconnected,
+		error_code = :error_code, error_message = :error_message, updated_at = :updated_at,
+		archived_at = :archived_at, access_expires_at = :access_expires_at, last_refresh_at = :last_refresh_at,
+		next_refresh_at = :next_refresh_at, retry_attempts = :retry_attempts, lease_owner = :lease_owner,
+		lease_until = :lease_until
+		WHERE id = :id AND tenant_key = :tenant_key`, r)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("store: update connection %s: %w", c.ID, ErrNotFound)
+	}
+	return nil
+}

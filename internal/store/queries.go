@@ -1,0 +1,176 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Queries holds the data methods. The one embedded in Store runs each statement on its own; the one InTx
+// passes to its callback runs inside that transaction.
+type Queries struct {
+	db sqlx.ExtContext
+	fl *flavor
+}
+
+// Page sizes for list methods.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 500
+)
+
+func (q *Queries) get(ctx context.Context, op string, dest any, query string, args ...any) error {
+	return q.wrap(op, sqlx.GetContext(ctx, q.db, dest, q.db.Rebind(query), args...))
+}
+
+func (q *Queries) selectAll(ctx context.Context, op string, dest any, query string, args ...any) error {
+	return q.wrap(op, sqlx.SelectContext(ctx, q.db, dest, q.db.Rebind(query), args...))
+}
+
+func (q *Queries) exec(ctx context.Context, op string, query string, args ...any) (int64, error) {
+	res, err := q.db.ExecContext(ctx, q.db.Rebind(query), args...)
+	if err != nil {
+		return 0, q.wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, q.wrap(op, err)
+	}
+	return n, nil
+}
+
+// namedExec runs a statement with :name parameters taken from arg's db tags.
+func (q *Queries) namedExec(ctx context.Context, op string, query string, arg any) (int64, error) {
+	res, err := sqlx.NamedExecContext(ctx, q.db, query, arg)
+	if err != nil {
+		return 0, q.wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, q.wrap(op, err)
+	}
+	return n, nil
+}
+
+// wrap maps driver errors onto the package sentinels, keeping the driver error in the chain so InTx can
+// still recognise retryable ones.
+func (q *Queries) wrap(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("store: %s: %w", op, ErrNotFound)
+	case q.fl.isUnique(err):
+		return fmt.Errorf("store: %s: %w: %w", op, ErrConflict, err)
+	default:
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+}
+
+// conds gathers WHERE conditions and their arguments in order.
+type conds struct {
+	parts []string
+	args  []any
+}
+
+func (c *conds) add(cond string, args ...any) {
+	c.parts = append(c.parts, cond)
+	c.args = append(c.args, args...)
+}
+
+// where renders " WHERE a AND b", or "" when there are no conditions.
+func (c *conds) where() string {
+	if len(c.parts) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(c.parts, " AND ")
+}
+
+// clampLimit applies the list page size rules: 0 or less means the default, more than MaxLimit is cut.
+func clampLimit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultLimit
+	case n > MaxLimit:
+		return MaxLimit
+	default:
+		return n
+	}
+}
+
+// encodeCursor makes an opaque cursor from the sort key of the last row of a page.
+func encodeCursor(key string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(key))
+}
+
+// decodeCursor reverses encodeCursor; any other input is ErrInvalidCursor.
+func decodeCursor(cursor string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || len(b) == 0 {
+		return "", ErrInvalidCursor
+	}
+	return string(b), nil
+}
+
+// decodeIDCursor decodes a cursor that must hold a row id (letters, digits, '_' and '-').
+func decodeIDCursor(cursor string) (string, error) {
+	id, err := decodeCursor(cursor)
+	if err != nil {
+		return "", err
+	}
+	if len(id) > 128 {
+		return "", ErrInvalidCursor
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return "", ErrInvalidCursor
+		}
+	}
+	return id, nil
+}
+
+// likeEscaper protects LIKE wildcards in user search text; queries declare ESCAPE '!' (not a backslash,
+// whose meaning in a PostgreSQL string literal depends on standard_conforming_strings).
+var likeEscaper = strings.NewReplacer(`!`, `!!`, `%`, `!%`, `_`, `!_`)
+
+// containsPattern turns search text into a case-insensitive LIKE pattern matched against LOWER(column).
+// SQLite's LOWER folds ASCII letters only, so non-ASCII case differences match on PostgreSQL alone.
+func containsPattern(search string) string {
+	return "%" + likeEscaper.Replace(strings.ToLower(search)) + "%"
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func nullMicros(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func fromNullMicros(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+// nullString stores "" as NULL.
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// nowIfZero fills a required timestamp the caller left unset.
+func nowIfZero(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now()
+	}
+	return t
+}

@@ -1,0 +1,200 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"  // registers the "postgres" driver
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Flavor names returned by [Store.Flavor].
+const (
+	FlavorSQLite   = "sqlite"
+	FlavorPostgres = "postgres"
+)
+
+// sqlitePragmas are applied by the driver to every new connection. WAL lets readers run beside the single
+// writer; _txlock=immediate takes the write lock at BEGIN, so a transaction that reads then writes waits
+// for busy_timeout instead of failing with SQLITE_BUSY when another writer got in first.
+const sqlitePragmas = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" +
+	"&_pragma=synchronous(NORMAL)&_txlock=immediate"
+
+// txAttempts bounds how often InTx runs fn when the database reports a serialization failure, a deadlock
+// or a busy file.
+const txAttempts = 4
+
+// Store is an open database. Its embedded *Queries run outside any transaction; use InTx to group them.
+type Store struct {
+	*Queries
+	db        *sqlx.DB
+	fl        *flavor
+	migrateMu sync.Mutex // goose's session lock covers other processes; this covers goroutines on SQLite
+}
+
+// Open connects to the database named by rawURL: sqlite://relative/path.db, sqlite:///absolute/path.db,
+// or postgres:// (also postgresql://) in lib/pq's URL form. It creates a SQLite file's parent directory.
+// It does not migrate; call Migrate.
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	scheme, _, ok := strings.Cut(rawURL, "://")
+	if !ok {
+		// Not echoed: without a scheme there is no telling where a password might sit.
+		return nil, errors.New("store: database URL has no scheme (want sqlite:// or postgres://)")
+	}
+	switch strings.ToLower(scheme) {
+	case "sqlite":
+		return openSQLite(ctx, rawURL[len(scheme)+len("://"):])
+	case "postgres", "postgresql":
+		return openPostgres(ctx, rawURL)
+	default:
+		if strings.Trim(strings.ToLower(scheme), "abcdefghijklmnopqrstuvwxyz0123456789+-.") != "" {
+			scheme = "?" // something that is no scheme may hold credentials; do not repeat it
+		}
+		return nil, fmt.Errorf("store: unsupported database URL scheme %q (want sqlite:// or postgres://)", scheme)
+	}
+}
+
+func openSQLite(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("store: sqlite URL has no file path")
+	}
+	if strings.ContainsAny(path, "?#") {
+		// The driver splits its options off at the first '?', so such a path cannot be passed safely.
+		return nil, fmt.Errorf("store: sqlite path %q must not contain '?' or '#'", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store: sqlite path %q: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("store: create database directory: %w", err)
+	}
+	db, err := sqlx.Open("sqlite", abs+"?"+sqlitePragmas)
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite %s: %w", abs, err)
+	}
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := newStore(db, sqliteFlavor)
+	if err := s.Ping(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: open sqlite %s: %w", abs, err)
+	}
+	return s, nil
+}
+
+func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// url.Error quotes the whole URL, password included, so it is not wrapped.
+		return nil, errors.New("store: postgres URL is malformed")
+	}
+	password, _ := u.User.Password()
+	if password == "" {
+		password = u.Query().Get("password")
+	}
+	safe := redactURL(rawURL)
+	db, err := sqlx.Open("postgres", rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", safe, scrub(err, password))
+	}
+	db.SetMaxOpenConns(20)
+	db.SetMaxIdleConns(10)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := newStore(db, postgresFlavor)
+	if err := s.Ping(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", safe, scrub(err, password))
+	}
+	return s, nil
+}
+
+func newStore(db *sqlx.DB, fl *flavor) *Store {
+	return &Store{Queries: &Queries{db: db, fl: fl}, db: db, fl: fl}
+}
+
+// Flavor reports which database is behind the store: FlavorSQLite or FlavorPostgres.
+func (s *Store) Flavor() string { return s.fl.name }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes every pooled connection.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB exposes the connection pool to tests and benchmarks; application code goes through Queries.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// InTx runs fn in one transaction, committing when it returns nil and rolling back on an error or a
+// panic. Serialization failures, deadlocks and SQLite BUSY errors roll back and run fn again (a few times,
+// with a short jittered pause), so fn must not have effects outside the transaction it cannot repeat.
+func (s *Store) InTx(ctx context.Context, fn func(q *Queries) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.inTx(ctx, fn)
+		if err == nil || attempt == txAttempts || !s.fl.isRetryable(err) {
+			return err
+		}
+		pause := time.Duration(rand.Int64N(int64(10*time.Millisecond) << attempt))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (gave up retrying: %w)", err, ctx.Err())
+		case <-time.After(pause):
+		}
+	}
+}
+
+func (s *Store) inTx(ctx context.Context, fn func(q *Queries) error) (err error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(&Queries{db: tx, fl: s.fl}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// redactURL returns rawURL with any password masked, for messages and logs.
+func redactURL(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		scheme, _, _ := strings.Cut(rawURL, "://")
+		return scheme + "://(unparseable)"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// scrub removes secret from err's text should a driver ever echo it back; the chain is kept otherwise.
+func scrub(err error, secret string) error {
+	if secret == "" || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), secret, "xxxxx"))
+}
