@@ -3,9 +3,12 @@
 package handlers
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -15,10 +18,13 @@ import (
 
 	"github.com/hitchdev/hitch/handlers/api"
 	"github.com/hitchdev/hitch/handlers/middleware"
+	"github.com/hitchdev/hitch/handlers/popup"
 	"github.com/hitchdev/hitch/internal/auth"
 	"github.com/hitchdev/hitch/internal/catalog"
 	"github.com/hitchdev/hitch/internal/config"
 	"github.com/hitchdev/hitch/internal/connect"
+	"github.com/hitchdev/hitch/internal/oauth"
+	"github.com/hitchdev/hitch/internal/sandbox"
 	"github.com/hitchdev/hitch/internal/secrets"
 	"github.com/hitchdev/hitch/internal/store"
 	"github.com/hitchdev/hitch/static"
@@ -34,6 +40,7 @@ type Deps struct {
 	Log      *slog.Logger
 	Registry *prometheus.Registry // nil: a fresh one
 	Now      func() time.Time     // nil: time.Now
+	Sandbox  *sandbox.Server      // nil: built from Config when Config.Sandbox
 }
 
 // New builds the router.
@@ -61,13 +68,76 @@ func New(d Deps) *echo.Echo {
 	e.Use(echomw.BodyLimit("1M"))
 	e.Use(securityHeaders)
 
-	connects := &connect.Service{Store: d.Store, Catalog: d.Catalog, Keys: d.Keys, Now: d.Now, Log: d.Log}
+	resolve := func(u string) string {
+		// Sandbox apps name their endpoints as paths on this server.
+		if strings.HasPrefix(u, "/") {
+			return d.Config.URL(u)
+		}
+		return u
+	}
+	outbound := &http.Client{
+		Timeout:       20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	connects := &connect.Service{
+		Store: d.Store, Catalog: d.Catalog, Keys: d.Keys, Now: d.Now, Log: d.Log, Resolve: resolve,
+		OAuth:  &oauth.Client{HTTP: outbound, RedirectURL: d.Config.URL("/oauth/callback"), Resolve: resolve},
+		Tester: &connect.Tester{HTTP: outbound, Resolve: resolve},
+	}
 	authn := &middleware.Authenticator{Issuer: d.Issuer, Tenants: d.Store, Now: d.Now, Log: d.Log}
-	(&api.Handler{Connect: connects, Catalog: d.Catalog, Store: d.Store, PublicURL: d.Config.URL("")}).Register(e, authn)
+	(&api.Handler{
+		Connect: connects, Catalog: d.Catalog, Store: d.Store, PublicURL: d.Config.URL(""),
+		OriginAllowed: d.Config.OriginAllowed,
+	}).Register(e, authn)
+
+	secure := d.Config.PublicURL.Scheme == "https"
+	(&popup.Handler{
+		Connect: connects, Catalog: d.Catalog, Resolve: resolve, Log: d.Log,
+		Cookies:        popup.NewCookieStore(derive(d.Config.WorkspaceSecret, "popup cookie mac"), derive(d.Config.WorkspaceSecret, "popup cookie enc")[:32], secure),
+		CSRFKey:        derive(d.Config.WorkspaceSecret, "popup csrf"),
+		Workspace:      d.Config.WorkspaceName,
+		AllowedOrigins: strings.Join(d.Config.AllowedOrigins, " "),
+	}).Register(e)
+
+	if d.Config.Sandbox {
+		mountSandbox(e, d)
+	}
 
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})))
 	mountStatic(e)
 	return e
+}
+
+// mountSandbox serves the sandbox provider (spec section 14): a real OAuth
+// 2.0 server at /sandbox/oauth and the API-key app's test endpoint at
+// /sandbox/api. Only with --demo or HITCH_SANDBOX=true.
+func mountSandbox(e *echo.Echo, d Deps) {
+	srv := d.Sandbox
+	if srv == nil {
+		srv = NewSandbox(d.Config, d.Log)
+	}
+	e.Any("/sandbox/oauth/*", echo.WrapHandler(http.StripPrefix("/sandbox/oauth", srv)))
+	e.Any("/sandbox/api/*", echo.WrapHandler(http.StripPrefix("/sandbox/api", srv.APIKeyHandler())))
+}
+
+// NewSandbox builds the sandbox provider for this server's public URL. Its
+// client matches the catalog's sandbox-oauth entry.
+func NewSandbox(cfg *config.Config, log *slog.Logger) *sandbox.Server {
+	return sandbox.New(sandbox.Options{
+		Issuer: cfg.URL("/sandbox/oauth"),
+		Clients: map[string]sandbox.Client{
+			"hitch-sandbox": {Name: "Hitch demo", Secret: "hitch-sandbox-secret", RedirectURIs: []string{cfg.URL("/oauth/callback")}, AuthMethod: sandbox.AuthBasic},
+		},
+		AccessTokenTTL: 10 * time.Minute,
+		Logger:         log,
+	})
+}
+
+// derive gives each use of the workspace secret its own key.
+func derive(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("hitch/" + purpose))
+	return m.Sum(nil)
 }
 
 // securityHeaders are sent on every response; pages add their own CSP.
@@ -82,7 +152,6 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		return next(c)
 	}
 }
-
 
 // mountStatic serves the embedded assets: /static/* and the SDK at the
 // contract's paths /sdk/hitch.js and /sdk/hitch.mjs. Missing files and

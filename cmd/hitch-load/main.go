@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -40,9 +41,20 @@ func main() {
 	dur := flag.Duration("duration", 10*time.Second, "load duration per target")
 	conc := flag.Int("concurrency", 16, "concurrent clients")
 	limit := flag.Int("limit", 100, "page size")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "hitch-load:", err)
+			os.Exit(1)
+		}
+		_ = pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*db, *n, *dur, *conc, *limit); err != nil {
 		fmt.Fprintln(os.Stderr, "hitch-load:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
@@ -64,6 +76,9 @@ func run(dbURL string, n int, dur time.Duration, conc, limit int) error {
 	}
 	seedStart := time.Now()
 	if err := seed(ctx, s, n); err != nil {
+		return err
+	}
+	if err := s.Analyze(ctx); err != nil {
 		return err
 	}
 	fmt.Printf("seeded %d connections on %s in %s\n", n, s.Flavor(), time.Since(seedStart).Round(time.Millisecond))

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -27,7 +28,9 @@ type Handler struct {
 	Connect   *connect.Service
 	Catalog   *catalog.Catalog
 	Store     *store.Store
-	PublicURL string // absolute, no trailing slash; for logo URLs
+	PublicURL string // absolute, no trailing slash; for logo URLs and connect links
+	// OriginAllowed says whether a browser origin may open connect sessions.
+	OriginAllowed func(origin string) bool
 }
 
 // Register mounts the API on e; authn guards every tenant route.
@@ -39,6 +42,8 @@ func (h *Handler) Register(e *echo.Echo, authn *middleware.Authenticator) {
 	// Middleware per route, not an Echo group: a group with middleware
 	// claims every unmatched path and would turn 405s into 404s.
 	e.POST("/connect", h.postConnect, authn.Require)
+	e.GET("/connect/:id", h.getSession, authn.Require)
+	e.POST("/connect/:id/cancel", h.cancelSession, authn.Require)
 	e.GET("/connections", h.listConnections, authn.Require)
 	e.GET("/connections/:id", h.getConnection, authn.Require)
 	e.DELETE("/connections/:id", h.archiveConnection, authn.Require)
@@ -78,19 +83,18 @@ func (h *Handler) postConnect(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	name := p.TenantName
+	if p.Admin && tenant != p.TenantKey {
+		name = ""
+	}
 	if req.Credentials == nil {
-		return fault.New(fault.Invalid, "credentials_required",
-			"Send appKey and credentials to create an API-key connection; connect sessions for the popup are not enabled on this server yet.")
+		return h.startSession(c, req, tenant, name)
 	}
 	if req.AppKey == "" {
 		return fault.New(fault.Invalid, "app_key_required", "Credentials need an appKey naming the app they are for.")
 	}
 	if req.ConnectionID != "" {
 		return fault.New(fault.Invalid, "invalid_request", "Send either connectionId (reconnect) or credentials for a new connection, not both.")
-	}
-	name := p.TenantName
-	if p.Admin && tenant != p.TenantKey {
-		name = ""
 	}
 	conn, err := h.Connect.Create(c.Request().Context(), connect.CreateInput{
 		TenantKey: tenant, TenantName: name, AppKey: req.AppKey, Name: req.Name, Credentials: req.Credentials,
@@ -99,6 +103,82 @@ func (h *Handler) postConnect(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, map[string]any{"connection": connect.View(conn)})
+}
+
+// sessionView is a connect session as the API shows it.
+type sessionView struct {
+	ID         string              `json:"id"`
+	URL        string              `json:"url,omitempty"`
+	Status     string              `json:"status"`
+	ExpiresAt  string              `json:"expiresAt"`
+	Detached   bool                `json:"detached"`
+	Connection *connect.Connection `json:"connection,omitempty"`
+	Error      *connect.ErrorInfo  `json:"error,omitempty"`
+}
+
+// startSession opens a connect session. A browser caller's Origin must be
+// an allowed host origin (or Hitch's own); it becomes the session's host
+// origin, the only target the popup will post the outcome to.
+func (h *Handler) startSession(c echo.Context, req connectRequest, tenant, tenantName string) error {
+	origin := c.Request().Header.Get(echo.HeaderOrigin)
+	if origin == "null" {
+		return fault.New(fault.Forbidden, "origin_not_allowed", "Connect sessions cannot be opened from an opaque origin.")
+	}
+	if origin != "" && origin != h.publicOrigin() && (h.OriginAllowed == nil || !h.OriginAllowed(origin)) {
+		return fault.New(fault.Forbidden, "origin_not_allowed", "The origin %s is not in HITCH_ALLOWED_ORIGINS.", origin)
+	}
+	sess, code, err := h.Connect.Start(c.Request().Context(), connect.StartInput{
+		TenantKey: tenant, TenantName: tenantName, Intent: req.Intent, AppKey: req.AppKey,
+		ConnectionID: req.ConnectionID, Name: req.Name, HostOrigin: origin,
+	})
+	if err != nil {
+		return err
+	}
+	v := h.session(c, sess)
+	v.URL = h.PublicURL + "/c/" + code
+	return c.JSON(http.StatusOK, v)
+}
+
+func (h *Handler) publicOrigin() string {
+	u, err := url.Parse(h.PublicURL)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+func (h *Handler) session(c echo.Context, s store.Session) sessionView {
+	v := sessionView{ID: s.ID, Status: s.Status, ExpiresAt: s.ExpiresAt.UTC().Format(time.RFC3339), Detached: s.Detached}
+	switch s.Status {
+	case store.SessionCompleted:
+		if conn, err := h.Connect.Get(c.Request().Context(), s.TenantKey, s.ResultConnectionID); err == nil {
+			cv := connect.View(conn)
+			v.Connection = &cv
+		}
+	case store.SessionFailed, store.SessionCancelled, store.SessionExpired:
+		v.Error = &connect.ErrorInfo{Code: s.ErrorCode, Message: s.ErrorMessage}
+	}
+	return v
+}
+
+func (h *Handler) getSession(c echo.Context) error {
+	wait, err := queryInt(c, "wait", 0, 0, 60)
+	if err != nil {
+		return err
+	}
+	sess, err := h.Connect.Wait(c.Request().Context(), scope(middleware.Principal(c)), c.Param("id"), time.Duration(wait)*time.Second)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, h.session(c, sess))
+}
+
+func (h *Handler) cancelSession(c echo.Context) error {
+	sess, err := h.Connect.Cancel(c.Request().Context(), scope(middleware.Principal(c)), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, h.session(c, sess))
 }
 
 // bodyTenant picks the tenant a write acts for: the token's own, or for an

@@ -40,6 +40,12 @@ type env struct {
 
 func newEnv(t *testing.T, s *store.Store) *env {
 	t.Helper()
+	return newEnvWith(t, s, "")
+}
+
+// newEnvWith serves a catalog with appsFile merged over the built-in one.
+func newEnvWith(t *testing.T, s *store.Store, appsFile string) *env {
+	t.Helper()
 	keySpec, err := secrets.Generate("k1")
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +54,7 @@ func newEnv(t *testing.T, s *store.Store) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := catalog.Load(catalog.Options{Getenv: func(string) string { return "" }, IncludeSandbox: true})
+	cat, err := catalog.Load(catalog.Options{File: appsFile, Getenv: func(string) string { return "" }, IncludeSandbox: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,11 +62,13 @@ func newEnv(t *testing.T, s *store.Store) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, _ := url.Parse("http://hitch.test")
-	cfg := &config.Config{PublicURL: pub, AllowedOrigins: []string{hostOrigin}, WorkspaceKey: workspaceKey}
+	srv := httptest.NewUnstartedServer(nil)
+	pub, _ := url.Parse("http://" + srv.Listener.Addr().String())
+	cfg := &config.Config{PublicURL: pub, AllowedOrigins: []string{hostOrigin}, WorkspaceKey: workspaceKey,
+		WorkspaceSecret: []byte(secret), Sandbox: true}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := handlers.New(handlers.Deps{Config: cfg, Store: s, Catalog: cat, Keys: keys, Issuer: issuer, Log: log})
-	srv := httptest.NewServer(e)
+	srv.Config.Handler = handlers.New(handlers.Deps{Config: cfg, Store: s, Catalog: cat, Keys: keys, Issuer: issuer, Log: log})
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, issuer: issuer, store: s}
 }
@@ -207,7 +215,7 @@ func TestTenantIsolation(t *testing.T) {
 		e := newEnv(t, s)
 		acme, globex := e.token("acme"), e.token("globex")
 		id := e.create(acme, "sandbox-good")["id"].(string)
-		e.create(globex, "other-key")
+		e.create(globex, "sandbox-good")
 
 		cases := []struct {
 			method, path string
@@ -253,7 +261,7 @@ func TestTenantIsolation(t *testing.T) {
 		if r.status != 400 || r.errCode(t) != "tenant_key_required" {
 			t.Fatalf("admin without tenantKey: %d %s", r.status, r.body)
 		}
-		r = e.do("POST", "/connect", admin, map[string]any{"tenantKey": "initech", "appKey": "sandbox-apikey", "credentials": map[string]string{"apiKey": "x"}})
+		r = e.do("POST", "/connect", admin, map[string]any{"tenantKey": "initech", "appKey": "sandbox-apikey", "credentials": map[string]string{"apiKey": "sandbox-good"}})
 		if r.status != 201 || r.json(t)["connection"].(map[string]any)["tenantKey"] != "initech" {
 			t.Fatalf("admin create for initech: %d %s", r.status, r.body)
 		}
@@ -351,6 +359,7 @@ func TestBadInput(t *testing.T) {
 			{"wrong content type", "POST", "/connect", `appKey=x`, "application/x-www-form-urlencoded", 415, "unsupported_media_type"},
 			{"unknown app", "POST", "/connect", `{"appKey":"nope","credentials":{"apiKey":"k"}}`, "", 404, "app_not_found"},
 			{"missing field", "POST", "/connect", `{"appKey":"sandbox-apikey","credentials":{}}`, "", 400, "missing_field"},
+			{"rejected key", "POST", "/connect", `{"appKey":"sandbox-apikey","credentials":{"apiKey":"sandbox-bad"}}`, "", 400, "invalid_credentials"},
 			{"unknown credential field", "POST", "/connect", `{"appKey":"sandbox-apikey","credentials":{"apiKey":"k","x":"y"}}`, "", 400, "unknown_field"},
 			{"oauth app with credentials", "POST", "/connect", `{"appKey":"sandbox-oauth","credentials":{"apiKey":"k"}}`, "", 400, "credentials_not_accepted"},
 			{"name with control chars", "POST", "/connect", `{"appKey":"sandbox-apikey","name":"a\u0000b","credentials":{"apiKey":"k"}}`, "", 400, "invalid_name"},
@@ -392,7 +401,7 @@ func TestPagination(t *testing.T) {
 		acme := e.token("acme")
 		want := map[string]bool{}
 		for i := 0; i < 23; i++ {
-			want[e.create(acme, "key")["id"].(string)] = true
+			want[e.create(acme, "sandbox-good")["id"].(string)] = true
 		}
 		seen, cursor, pages := map[string]bool{}, "", 0
 		var last string
@@ -437,7 +446,7 @@ func TestAppsAndProbes(t *testing.T) {
 		if r.status != 200 || first["key"] != "hubspot" || first["decisive"] != true || first["authType"] != "oauth2" {
 			t.Fatalf("search hubspot: %s", trim(r.body))
 		}
-		if first["configured"] != false || !strings.HasPrefix(first["logo"].(string), "http://hitch.test/static/logos/") {
+		if first["configured"] != false || !strings.HasPrefix(first["logo"].(string), e.srv.URL+"/static/logos/") {
 			t.Fatalf("hubspot view: %v", first)
 		}
 		all := e.do("GET", "/apps", "", nil).json(t)["items"].([]any)
@@ -498,9 +507,27 @@ func TestNoPlaintextAtRest(t *testing.T) {
 	if err := s.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, s)
+	// A provider that accepts exactly the canary key, as a real one would.
 	const plaintext = "sk_live_PLAINTEXT_CANARY_7f3a9c"
-	conn := e.create(e.token("acme"), plaintext)
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+plaintext {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
+	t.Cleanup(provider.Close)
+	apps := filepath.Join(t.TempDir(), "apps.yaml")
+	yaml := "apps:\n  - key: canary\n    name: Canary\n    categories: [crm]\n    logo: /static/logos/hubspot.svg\n" +
+		"    auth:\n      type: apiKey\n      fields:\n        - key: apiKey\n          label: API key\n          secret: true\n" +
+		"      test:\n        method: GET\n        url: " + provider.URL + "/me\n        headers:\n          Authorization: Bearer {apiKey}\n"
+	if err := os.WriteFile(apps, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvWith(t, s, apps)
+	r := e.do("POST", "/connect", e.token("acme"), map[string]any{"appKey": "canary", "credentials": map[string]string{"apiKey": plaintext}})
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	conn := r.json(t)["connection"].(map[string]any)
 	if r := e.do("GET", "/connections/"+conn["id"].(string), e.token("acme"), nil); bytes.Contains(r.body, []byte(plaintext)) {
 		t.Fatal("secret in API response")
 	}

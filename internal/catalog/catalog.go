@@ -147,13 +147,19 @@ func Load(opts Options) (*Catalog, error) {
 
 // load is Load with the override file's content already read.
 func load(opts Options, data []byte) (*Catalog, error) {
-	getenv := opts.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
 	entries, err := parseEntries(builtinFile, builtinYAML)
 	if err != nil {
 		return nil, err
+	}
+	return assemble(opts, entries, data)
+}
+
+// assemble merges the override file over the parsed builtin entries, then
+// resolves credentials, validates and indexes.
+func assemble(opts Options, entries []*entry, data []byte) (*Catalog, error) {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
 	}
 	if opts.File != "" {
 		overrides, err := parseEntries(opts.File, data)

@@ -101,7 +101,7 @@ func TestBuiltinCatalog(t *testing.T) {
 	if a, _ := withSandbox.Get("sandbox-oauth"); a.Auth.TokenURL != "/sandbox/oauth/token" || !a.UsesPKCE() {
 		t.Errorf("sandbox-oauth auth: %+v", a.Auth)
 	}
-	if a, _ := withSandbox.Get("sandbox-apikey"); a.Auth.Test.URL != "/sandbox/api/me" {
+	if a, _ := withSandbox.Get("sandbox-apikey"); a.Auth.Test.URL != "/sandbox/api/whoami" {
 		t.Errorf("sandbox-apikey test: %+v", a.Auth.Test)
 	}
 }

@@ -67,13 +67,19 @@ type term struct {
 	text string
 	app  int32
 	kind termKind
-	mask uint64
 }
 
 type synWord struct {
-	text string
-	cat  int
-	mask uint64
+	text        string
+	cat         int
+	once, twice uint64
+}
+
+// lenBucket holds the typo candidates of one length as parallel arrays, so
+// the filtering scan reads 16 bytes per term.
+type lenBucket struct {
+	ids         []int32
+	once, twice []uint64
 }
 
 // index is the precomputed search structure; app ids are positions in apps (sorted by name).
@@ -82,9 +88,9 @@ type index struct {
 	exact    map[string][]int32
 	domains  map[string][]int32
 	terms    []term
-	byPrefix []int32 // term ids sorted by text
-	byLen    [maxTypoLen + 1][]int32
-	trigrams map[uint32][]int32 // over name/alias/key terms
+	byPrefix []int32                   // term ids sorted by text
+	byLen    [maxTypoLen + 1]lenBucket // names, aliases and name words (keys repeat names)
+	trigrams map[uint32][]int32        // over name/alias/key terms
 	catMask  []uint64
 	primary  []int8
 	pop      []float32
@@ -192,7 +198,8 @@ func (ix *index) buildSynonyms() {
 			ix.synonyms[key] = ci
 			ix.maxSyn = max(ix.maxSyn, len(toks))
 			if len(toks) == 1 && len(key) >= 4 {
-				ix.synWords = append(ix.synWords, synWord{text: key, cat: ci, mask: charMask(key)})
+				once, twice := charMasks(key)
+				ix.synWords = append(ix.synWords, synWord{text: key, cat: ci, once: once, twice: twice})
 			}
 		}
 	}
@@ -203,11 +210,14 @@ func (ix *index) addExact(s string, id int32) {
 }
 
 func (ix *index) addTerm(t term) {
-	t.mask = charMask(t.text)
 	tid := int32(len(ix.terms))
 	ix.terms = append(ix.terms, t)
-	if len(t.text) <= maxTypoLen {
-		ix.byLen[len(t.text)] = append(ix.byLen[len(t.text)], tid)
+	if len(t.text) <= maxTypoLen && t.kind != termKey {
+		b := &ix.byLen[len(t.text)]
+		once, twice := charMasks(t.text)
+		b.ids = append(b.ids, tid)
+		b.once = append(b.once, once)
+		b.twice = append(b.twice, twice)
 	}
 	if t.kind != termWord {
 		for i := 0; i+3 <= len(t.text); i++ {
@@ -461,8 +471,10 @@ func (q *search) collect(raw string, toks []string) {
 	for _, p := range rest {
 		t, cover := toks[p], uint32(1)<<uint(p)
 		whole := cover == restMask
-		hit := q.prefix(t, cover, whole)
-		hit = q.typo(t, cover, whole) || hit
+		hit, exact := q.prefix(t, cover, whole)
+		if !exact { // a word that is already a name needs no spelling fix
+			hit = q.typo(t, cover, whole) || hit
+		}
 		if ci, ok := ix.fuzzyCategory(stem(t)); ok {
 			cats = append(cats, catHit{cat: ci, cover: cover, fuzzy: true})
 		}
@@ -548,15 +560,15 @@ func (q *search) domain(raw string, cover uint32) bool {
 }
 
 // prefix finds names, aliases and name words that start with t.
-// Only a match of whole may flag a result as decisive.
-func (q *search) prefix(t string, cover uint32, whole bool) bool {
+// Only a match of whole may flag a result as decisive. It reports whether
+// anything matched and whether t is itself a whole name, alias or name word.
+func (q *search) prefix(t string, cover uint32, whole bool) (hit, exact bool) {
 	if len(t) < 2 {
-		return false
+		return false, false
 	}
 	ix := q.ix
 	terms := ix.terms
 	start := sort.Search(len(ix.byPrefix), func(i int) bool { return terms[ix.byPrefix[i]].text >= t })
-	hit := false
 	for i, n := start, 0; i < len(ix.byPrefix) && n < 3000; i, n = i+1, n+1 {
 		tm := &terms[ix.byPrefix[i]]
 		if !strings.HasPrefix(tm.text, t) {
@@ -564,6 +576,7 @@ func (q *search) prefix(t string, cover uint32, whole bool) bool {
 		}
 		ratio := float32(len(t)) / float32(len(tm.text))
 		hit = true
+		exact = exact || len(tm.text) == len(t)
 		if tm.kind == termWord {
 			q.add(tm.app, tierWordPrefix+0.03*ratio+0.015*ix.pop[tm.app], cover, 0)
 			continue
@@ -574,28 +587,39 @@ func (q *search) prefix(t string, cover uint32, whole bool) bool {
 		}
 		q.add(tm.app, tierPrefix+0.02*ratio+0.06*ix.pop[tm.app], cover, fl)
 	}
-	return hit
+	return hit, exact
 }
 
-// typo finds names, aliases and name words within a few edits of t.
+// typo finds names, aliases and name words within a few edits of t. A
+// two-edit match is looked for only when there is no one-edit match: it would
+// rank below it anyway, and long words are where most of the scan time goes.
 // Only a match of whole may flag a result as decisive.
 func (q *search) typo(t string, cover uint32, whole bool) bool {
-	k := maxTypo(len(t))
-	if k == 0 || len(t) > maxTypoLen {
+	if len(t) > maxTypoLen {
 		return false
 	}
+	for k := 1; k <= maxTypo(len(t)); k++ {
+		if q.typoWithin(t, k, cover, whole) {
+			return true
+		}
+	}
+	return false
+}
+
+func (q *search) typoWithin(t string, k int, cover uint32, whole bool) bool {
 	ix := q.ix
-	mask := charMask(t)
+	once, twice := charMasks(t)
 	hit := false
 	for l := max(1, len(t)-k); l <= min(maxTypoLen, len(t)+k); l++ {
-		for _, tid := range ix.byLen[l] {
-			tm := &ix.terms[tid]
-			if bits.OnesCount64(mask^tm.mask) > 2*k {
+		b := &ix.byLen[l]
+		for i, tid := range b.ids {
+			if bits.OnesCount64(once^b.once[i])+bits.OnesCount64(twice^b.twice[i]) > 2*k {
 				continue
 			}
+			tm := &ix.terms[tid]
 			d := osa(t, tm.text, k)
-			if d == 0 || d > k {
-				continue // d == 0 was already an exact or phrase match
+			if d == 0 || d > k || (k == 2 && d == 1) {
+				continue // 0 was an exact or phrase match, 1 an earlier pass
 			}
 			hit = true
 			penalty := 0.05 * float32(d-1)
@@ -624,10 +648,10 @@ func (ix *index) fuzzyCategory(t string) (int, bool) {
 	if k == 0 {
 		return 0, false
 	}
-	mask := charMask(t)
+	once, twice := charMasks(t)
 	best, bestD := -1, k+1
 	for _, w := range ix.synWords {
-		if bits.OnesCount64(mask^w.mask) > 2*k {
+		if bits.OnesCount64(once^w.once)+bits.OnesCount64(twice^w.twice) > 2*k {
 			continue
 		}
 		if d := osa(t, w.text, k); d < bestD {

@@ -129,27 +129,34 @@ func maxTypo(n int) int {
 	}
 }
 
-// charMask is a 64-bit set of the bytes in s. Each edit changes the set by at
-// most two members, so popcount(maskA^maskB) > 2k proves distance > k cheaply.
-func charMask(s string) uint64 {
-	var m uint64
+// charMasks returns two 64-bit sets: the bytes of s seen at least once and at
+// least twice. The letter-count (L1) distance of two strings is at least the
+// sum of the popcounts of their masks' XORs, and one edit changes it by at
+// most two, so that sum > 2k proves an edit distance > k without computing it.
+func charMasks(s string) (once, twice uint64) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		var bit uint64
 		switch {
 		case c >= 'a' && c <= 'z':
-			m |= 1 << (c - 'a')
+			bit = 1 << (c - 'a')
 		case c >= '0' && c <= '9':
-			m |= 1 << (26 + c - '0')
+			bit = 1 << (26 + c - '0')
 		case c == ' ':
+			continue
 		default:
-			m |= 1 << (36 + c%28)
+			bit = 1 << (36 + c%28)
 		}
+		twice |= once & bit
+		once |= bit
 	}
-	return m
+	return once, twice
 }
 
 // osa is the optimal-string-alignment (restricted Damerau-Levenshtein)
 // distance between a and b in bytes, or max+1 as soon as it must exceed max.
+// Only the diagonal band |i-j| <= max is computed: cells outside it cannot
+// lead to a distance within max.
 func osa(a, b string, max int) int {
 	la, lb := len(a), len(b)
 	if la > maxTypoLen || lb > maxTypoLen {
@@ -161,36 +168,64 @@ func osa(a, b string, max int) int {
 	if la == 0 || lb == 0 {
 		return la + lb
 	}
+	const inf = 255
 	var buf [3][maxTypoLen + 1]uint8
 	prev2, prev, cur := &buf[0], &buf[1], &buf[2]
 	for j := 0; j <= lb; j++ {
-		prev[j] = uint8(j)
+		prev[j] = inf
+		if j <= max {
+			prev[j] = uint8(j)
+		}
 	}
 	for i := 1; i <= la; i++ {
-		cur[0] = uint8(i)
-		rowMin := cur[0]
+		lo, hi := i-max, i+max
+		if lo < 1 {
+			lo = 1
+		}
+		if hi > lb {
+			hi = lb
+		}
+		for j := 0; j < lo; j++ {
+			cur[j] = inf
+		}
+		if lo == 1 {
+			cur[0] = inf
+			if i <= max {
+				cur[0] = uint8(i)
+			}
+		}
+		rowMin := uint8(inf)
+		if i <= max {
+			rowMin = cur[0]
+		}
 		ai := a[i-1]
-		for j := 1; j <= lb; j++ {
-			cost := uint8(1)
-			if ai == b[j-1] {
-				cost = 0
+		for j := lo; j <= hi; j++ {
+			v := uint8(inf)
+			if x := prev[j-1]; x < inf {
+				if ai == b[j-1] {
+					v = x
+				} else {
+					v = x + 1
+				}
 			}
-			v := prev[j-1] + cost
-			if x := prev[j] + 1; x < v {
-				v = x
+			if x := prev[j]; x < inf && x+1 < v {
+				v = x + 1
 			}
-			if x := cur[j-1] + 1; x < v {
-				v = x
+			if x := cur[j-1]; x < inf && x+1 < v {
+				v = x + 1
 			}
 			if i > 1 && j > 1 && ai == b[j-2] && a[i-2] == b[j-1] {
-				if x := prev2[j-2] + 1; x < v {
-					v = x
+				if x := prev2[j-2]; x < inf && x+1 < v {
+					v = x + 1
 				}
 			}
 			cur[j] = v
 			if v < rowMin {
 				rowMin = v
 			}
+		}
+		for j := hi + 1; j <= lb; j++ {
+			cur[j] = inf
 		}
 		if int(rowMin) > max {
 			return max + 1

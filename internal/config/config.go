@@ -27,6 +27,7 @@ type Config struct {
 	PublicURL       *url.URL // HITCH_PUBLIC_URL, no trailing slash
 	DatabaseURL     string   // HITCH_DATABASE_URL
 	WorkspaceKey    string   // HITCH_WORKSPACE_KEY
+	WorkspaceName   string   // HITCH_WORKSPACE_NAME, the host product's name shown in the popup
 	WorkspaceSecret []byte   // HITCH_WORKSPACE_SECRET (or the generated file for the embedded default)
 	EncryptionKeys  string   // HITCH_ENCRYPTION_KEYS, "id:base64,..."; empty means the key file
 	KeyFile         string   // key file used when EncryptionKeys is empty (embedded default only)
@@ -77,6 +78,7 @@ func Load(getenv func(string) string, o Overrides) (*Config, error) {
 		Listen:         get("HITCH_LISTEN", "127.0.0.1:8080"),
 		DatabaseURL:    get("HITCH_DATABASE_URL", DefaultDatabaseURL),
 		WorkspaceKey:   get("HITCH_WORKSPACE_KEY", "default"),
+		WorkspaceName:  get("HITCH_WORKSPACE_NAME", "Hitch"),
 		EncryptionKeys: get("HITCH_ENCRYPTION_KEYS", ""),
 		AppsFile:       get("HITCH_APPS_FILE", ""),
 		WebhookURL:     get("HITCH_WEBHOOK_URL", ""),

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -16,14 +15,14 @@ import (
 	"github.com/hitchdev/hitch/internal/catalog"
 	"github.com/hitchdev/hitch/internal/events"
 	"github.com/hitchdev/hitch/internal/fault"
+	"github.com/hitchdev/hitch/internal/oauth"
 	"github.com/hitchdev/hitch/internal/secrets"
 	"github.com/hitchdev/hitch/internal/store"
 )
 
 // Limits on what a caller may submit.
 const (
-	MaxNameLen       = 255
-	MaxFieldValueLen = 4096
+	MaxNameLen = 255
 )
 
 // Service applies the connection rules over the store.
@@ -31,6 +30,9 @@ type Service struct {
 	Store   *store.Store
 	Catalog *catalog.Catalog
 	Keys    *secrets.KeyRing
+	OAuth   *oauth.Client
+	Tester  *Tester
+	Resolve func(string) string // makes catalog paths absolute (sandbox apps); nil: identity
 	Now     func() time.Time
 	Log     *slog.Logger
 }
@@ -73,6 +75,13 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (store.Connection,
 	}
 	fields, input, err := CheckFields(app, in.Credentials)
 	if err != nil {
+		return store.Connection{}, err
+	}
+	if err := s.Tester.Test(ctx, app, fields); err != nil {
+		if tf, ok := AsTestFailure(err); ok {
+			return store.Connection{}, &fault.Error{Kind: fault.Invalid, Code: "invalid_credentials",
+				Message: app.Name + " did not accept these credentials: " + tf.Message, Err: err}
+		}
 		return store.Connection{}, err
 	}
 	now := s.Now().UTC()
@@ -160,51 +169,37 @@ func connectionName(name string, app *catalog.App) (string, error) {
 }
 
 // CheckFields validates submitted values against an app's form: every
-// required field present, each value matching its pattern, no unknown
-// fields. It returns all values and the non-secret ones (the public input).
-// Messages name fields, never values.
+// required field present (defaults filled), each value matching its
+// pattern, no unknown fields. It returns all values and the non-secret ones
+// (the public input). Messages name fields, never values.
 func CheckFields(app *catalog.App, submitted map[string]string) (all, public map[string]string, err error) {
-	known := make(map[string]catalog.Field, len(app.Auth.Fields))
-	for _, f := range app.Auth.Fields {
-		known[f.Key] = f
-	}
 	for k := range submitted {
-		if _, ok := known[k]; !ok {
+		if _, ok := app.Field(k); !ok {
 			return nil, nil, fault.New(fault.Invalid, "unknown_field", "App %q has no field %q.", app.Key, k)
 		}
 	}
-	all, public = map[string]string{}, map[string]string{}
-	for _, f := range app.Auth.Fields {
-		v, ok := submitted[f.Key]
-		if f.Secret {
-			// Secrets are taken as typed: a space can be part of a password.
-			if strings.TrimSpace(v) == "" {
-				v = ""
-			}
-		} else {
-			v = strings.TrimSpace(v)
-		}
-		if !ok || v == "" {
-			if f.Optional {
-				continue
-			}
-			return nil, nil, fault.New(fault.Invalid, "missing_field", "The field %q (%s) is required.", f.Key, f.Label)
-		}
-		if len(v) > MaxFieldValueLen || !utf8.ValidString(v) {
-			return nil, nil, fault.New(fault.Invalid, "invalid_field", "The field %q is too long or not valid text.", f.Key)
-		}
-		if f.Pattern != "" {
-			re, err := regexp.Compile(f.Pattern)
-			if err != nil || !re.MatchString(v) {
-				return nil, nil, fault.New(fault.Invalid, "invalid_field", "The field %q (%s) is not in the expected format.", f.Key, f.Label)
-			}
-		}
-		all[f.Key] = v
-		if !f.Secret {
-			public[f.Key] = v
-		}
+	all, err = app.ValidateInput(submitted)
+	if err != nil {
+		return nil, nil, fieldFault(app, err)
 	}
-	return all, public, nil
+	return all, app.PublicInput(all), nil
+}
+
+// fieldFault turns a catalog field error into the API's message.
+func fieldFault(app *catalog.App, err error) error {
+	var fe *catalog.FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	label := fe.Field
+	if f, ok := app.Field(fe.Field); ok && f.Label != "" {
+		label = f.Label
+	}
+	code := "invalid_field"
+	if fe.Reason == "is required" {
+		code = "missing_field"
+	}
+	return &fault.Error{Kind: fault.Invalid, Code: code, Message: fmt.Sprintf("The field %q (%s) %s.", fe.Field, label, fe.Reason), Err: err}
 }
 
 func printable(s string) bool {
