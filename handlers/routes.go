@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hitchdev/hitch/handlers/api"
+	"github.com/hitchdev/hitch/handlers/demo"
 	"github.com/hitchdev/hitch/handlers/middleware"
 	"github.com/hitchdev/hitch/handlers/popup"
 	"github.com/hitchdev/hitch/internal/auth"
@@ -101,6 +102,9 @@ func New(d Deps) *echo.Echo {
 
 	if d.Config.Sandbox {
 		mountSandbox(e, d)
+	}
+	if d.Config.Demo {
+		(&demo.Handler{Issuer: d.Issuer, HitchURL: d.Config.URL("")}).Register(e)
 	}
 
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})))

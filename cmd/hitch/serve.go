@@ -113,6 +113,9 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	log.Info("hitch listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(),
 		"database", rt.store.Flavor(), "apps", len(rt.catalog.All()), "sandbox", cfg.Sandbox)
 
+	if cfg.Demo {
+		log.Info("demo host page ready", "url", cfg.URL("/demo"))
+	}
 	select {
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {

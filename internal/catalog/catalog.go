@@ -185,7 +185,8 @@ func assemble(opts Options, entries []*entry, data []byte) (*Catalog, error) {
 }
 
 // New builds a catalog from apps already in memory (tests, benchmarks,
-// synthetic catalogs); it applies defaults and validates like Load.
+// synthetic catalogs); it fills defaults into the given apps and validates
+// them like Load. The apps must not be changed afterwards.
 func New(apps []*App) (*Catalog, error) {
 	seen := make(map[string]int, len(apps))
 	var errs []error
@@ -353,6 +354,7 @@ type LoadError struct {
 	Msg   string
 }
 
+// Error reads "file:line: apps[i].path: message", leaving out what is unknown.
 func (e *LoadError) Error() string {
 	var b strings.Builder
 	if e.File != "" {

@@ -392,17 +392,15 @@ func (q *search) collect(raw string, toks []string) {
 	if content == 0 {
 		content = all
 	}
-	if ids, ok := ix.exact[strings.Join(toks, "")]; ok {
-		for _, id := range ids {
-			q.add(id, tierExact, all, evStrong)
+	// The whole query is a name: list it, then other names that start the same way.
+	for i, whole := range []string{strings.Join(toks, ""), joinMasked(toks, content)} {
+		if ids, ok := ix.exact[whole]; ok {
+			for _, id := range ids {
+				q.add(id, tierExact-0.01*float32(i), all, evStrong)
+			}
+			q.prefix(whole, all, false)
+			return
 		}
-		return
-	}
-	if ids, ok := ix.exact[joinMasked(toks, content)]; ok {
-		for _, id := range ids {
-			q.add(id, tierExact-0.01, all, evStrong)
-		}
-		return
 	}
 
 	idx := make([]int, 0, len(toks)) // positions of content words

@@ -35,6 +35,7 @@ var labelledQueries = []struct {
 	{query: "Zéndesk", app: "zendesk", decisive: true},
 	{query: "monday.com", app: "monday", decisive: true},
 	{query: "cal.com", app: "cal-com", decisive: true},
+	{query: "Box", app: "box", decisive: true},
 	// A name among other words.
 	{query: "connect my hubspot account", app: "hubspot", decisive: true},
 	{query: "sync HubSpot contacts", app: "hubspot", decisive: true},

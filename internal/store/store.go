@@ -106,8 +106,10 @@ func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", safe, scrub(err, password))
 	}
+	// Idle connections equal open ones: a smaller idle pool makes every burst
+	// above it close and reopen PostgreSQL connections (a fork each).
 	db.SetMaxOpenConns(20)
-	db.SetMaxIdleConns(10)
+	db.SetMaxIdleConns(20)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := newStore(db, postgresFlavor)
 	if err := s.Ping(ctx); err != nil {
