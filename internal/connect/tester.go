@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hitchdev/hitch/internal/catalog"
 	"github.com/hitchdev/hitch/internal/fault"
@@ -125,11 +126,11 @@ func textOf(v any) string {
 
 func clip(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if !printable(s) {
+	if !utf8.ValidString(s) || !printable(s) {
 		return "The credentials were refused."
 	}
-	if len(s) > 280 {
-		s = s[:280] + "…"
+	if r := []rune(s); len(r) > 280 {
+		s = string(r[:280]) + "…"
 	}
 	return s
 }
