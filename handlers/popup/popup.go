@@ -194,12 +194,20 @@ func (h *Handler) find(c echo.Context) error {
 	return h.render(c, http.StatusOK, popup.Search(p), "")
 }
 
-// rank searches the catalog and lists apps that can be connected now first.
+// rank searches the catalog and lists apps that can be connected now first
+// (the sandbox apps, present only in demo mode, before all).
 func (h *Handler) rank(q, category string) []catalog.Result {
 	results := h.Catalog.Search(catalog.Query{Text: q, Category: category, Limit: 60})
-	sort.SliceStable(results, func(i, j int) bool {
-		return usable(results[i].App) && !usable(results[j].App)
-	})
+	tier := func(a *catalog.App) int {
+		switch {
+		case a.Sandbox:
+			return 0
+		case usable(a):
+			return 1
+		}
+		return 2
+	}
+	sort.SliceStable(results, func(i, j int) bool { return tier(results[i].App) < tier(results[j].App) })
 	return results
 }
 

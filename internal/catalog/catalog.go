@@ -241,8 +241,8 @@ func build(apps []*App) (*Catalog, error) {
 	}
 	sort.Strings(c.categories)
 	c.idx = buildIndex(sorted)
-	n := len(sorted)
-	c.scratch.New = func() any { return newScratch(n) }
+	nApps, nTexts := len(sorted), len(c.idx.typos.texts)
+	c.scratch.New = func() any { return newScratch(nApps, nTexts) }
 	return c, nil
 }
 

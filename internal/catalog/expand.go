@@ -13,6 +13,7 @@ type FieldError struct {
 }
 
 // Error names the field and the reason, never the value.
+// Error names the field and the reason, never the value.
 func (e *FieldError) Error() string { return fmt.Sprintf("field %s: %s", e.Field, e.Reason) }
 
 // Expand fills each {field} in tmpl from input (or the field's default). Every

@@ -75,22 +75,15 @@ type synWord struct {
 	once, twice uint64
 }
 
-// lenBucket holds the typo candidates of one length as parallel arrays, so
-// the filtering scan reads 16 bytes per term.
-type lenBucket struct {
-	ids         []int32
-	once, twice []uint64
-}
-
 // index is the precomputed search structure; app ids are positions in apps (sorted by name).
 type index struct {
 	apps     []*App
 	exact    map[string][]int32
 	domains  map[string][]int32
 	terms    []term
-	byPrefix []int32                   // term ids sorted by text
-	byLen    [maxTypoLen + 1]lenBucket // names, aliases and name words (keys repeat names)
-	trigrams map[uint32][]int32        // over name/alias/key terms
+	byPrefix []int32 // term ids sorted by text
+	typos    typoIndex
+	trigrams map[uint32][]int32 // over name/alias/key terms
 	catMask  []uint64
 	primary  []int8
 	pop      []float32
@@ -166,6 +159,7 @@ func buildIndex(apps []*App) *index {
 			ix.domains[d] = appendUnique(ix.domains[d], id)
 		}
 	}
+	ix.typos.finish()
 	ix.byPrefix = make([]int32, len(ix.terms))
 	for i := range ix.byPrefix {
 		ix.byPrefix[i] = int32(i)
@@ -212,12 +206,8 @@ func (ix *index) addExact(s string, id int32) {
 func (ix *index) addTerm(t term) {
 	tid := int32(len(ix.terms))
 	ix.terms = append(ix.terms, t)
-	if len(t.text) <= maxTypoLen && t.kind != termKey {
-		b := &ix.byLen[len(t.text)]
-		once, twice := charMasks(t.text)
-		b.ids = append(b.ids, tid)
-		b.once = append(b.once, once)
-		b.twice = append(b.twice, twice)
+	if t.kind != termKey { // keys repeat names; a misspelled key is a misspelled name
+		ix.typos.add(t.text, tid, t.kind != termWord)
 	}
 	if t.kind != termWord {
 		for i := 0; i+3 <= len(t.text); i++ {
@@ -271,12 +261,17 @@ type scratch struct {
 	touched []int32
 	heap    []int32
 	final   []float32
+	hits    []typoHit
+	// seen[text] == epoch marks a typo candidate already checked by the
+	// current lookup; bumping epoch clears every mark at once.
+	seen  []uint32
+	epoch uint32
 }
 
-func newScratch(n int) *scratch {
+func newScratch(apps, texts int) *scratch {
 	return &scratch{
-		score: make([]float32, n), cover: make([]uint32, n), flags: make([]uint8, n),
-		typo: make([]uint8, n), final: make([]float32, n),
+		score: make([]float32, apps), cover: make([]uint32, apps), flags: make([]uint8, apps),
+		typo: make([]uint8, apps), final: make([]float32, apps), seen: make([]uint32, texts),
 	}
 }
 
@@ -471,7 +466,7 @@ func (q *search) collect(raw string, toks []string) {
 		whole := cover == restMask
 		hit, exact := q.prefix(t, cover, whole)
 		if !exact { // a word that is already a name needs no spelling fix
-			hit = q.typo(t, cover, whole) || hit
+			hit = q.typo(t, cover, whole, true) || hit
 		}
 		if ci, ok := ix.fuzzyCategory(stem(t)); ok {
 			cats = append(cats, catHit{cat: ci, cover: cover, fuzzy: true})
@@ -486,7 +481,7 @@ func (q *search) collect(raw string, toks []string) {
 			b.WriteString(toks[p])
 		}
 		q.prefix(b.String(), restMask, true)
-		q.typo(b.String(), restMask, true)
+		q.typo(b.String(), restMask, true, false)
 	}
 
 	for _, h := range cats {
@@ -586,58 +581,6 @@ func (q *search) prefix(t string, cover uint32, whole bool) (hit, exact bool) {
 		q.add(tm.app, tierPrefix+0.02*ratio+0.06*ix.pop[tm.app], cover, fl)
 	}
 	return hit, exact
-}
-
-// typo finds names, aliases and name words within a few edits of t. A
-// two-edit match is looked for only when there is no one-edit match: it would
-// rank below it anyway, and long words are where most of the scan time goes.
-// Only a match of whole may flag a result as decisive.
-func (q *search) typo(t string, cover uint32, whole bool) bool {
-	if len(t) > maxTypoLen {
-		return false
-	}
-	for k := 1; k <= maxTypo(len(t)); k++ {
-		if q.typoWithin(t, k, cover, whole) {
-			return true
-		}
-	}
-	return false
-}
-
-func (q *search) typoWithin(t string, k int, cover uint32, whole bool) bool {
-	ix := q.ix
-	once, twice := charMasks(t)
-	hit := false
-	for l := max(1, len(t)-k); l <= min(maxTypoLen, len(t)+k); l++ {
-		b := &ix.byLen[l]
-		for i, tid := range b.ids {
-			if bits.OnesCount64(once^b.once[i])+bits.OnesCount64(twice^b.twice[i]) > 2*k {
-				continue
-			}
-			tm := &ix.terms[tid]
-			d := osa(t, tm.text, k)
-			if d == 0 || d > k || (k == 2 && d == 1) {
-				continue // 0 was an exact or phrase match, 1 an earlier pass
-			}
-			hit = true
-			penalty := 0.05 * float32(d-1)
-			if tm.kind == termWord {
-				q.add(tm.app, tierWordTypo-penalty+0.01*ix.pop[tm.app], cover, 0)
-				continue
-			}
-			q.add(tm.app, tierTypo-penalty+0.01*ix.pop[tm.app], cover, 0)
-			// Only a close misspelling may make a result decisive: one edit,
-			// or two in a long word.
-			if whole && (d == 1 || len(t) >= 9) {
-				if q.filter == 0 || ix.catMask[tm.app]&q.filter != 0 {
-					if prev := q.s.typo[tm.app]; prev == 0 || int(prev) > d+1 {
-						q.s.typo[tm.app] = uint8(d + 1)
-					}
-				}
-			}
-		}
-	}
-	return hit
 }
 
 // fuzzyCategory maps a misspelled category word ("calender") to its category.

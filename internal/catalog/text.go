@@ -122,7 +122,7 @@ func maxTypo(n int) int {
 	switch {
 	case n < 4:
 		return 0
-	case n <= 6:
+	case n <= 7:
 		return 1
 	default:
 		return 2
@@ -154,16 +154,16 @@ func charMasks(s string) (once, twice uint64) {
 }
 
 // osa is the optimal-string-alignment (restricted Damerau-Levenshtein)
-// distance between a and b in bytes, or max+1 as soon as it must exceed max.
-// Only the diagonal band |i-j| <= max is computed: cells outside it cannot
-// lead to a distance within max.
-func osa(a, b string, max int) int {
+// distance between a and b in bytes, or limit+1 as soon as it must exceed
+// limit. Only the diagonal band |i-j| <= limit is computed: cells outside it
+// cannot lead to a distance within limit.
+func osa(a, b string, limit int) int {
 	la, lb := len(a), len(b)
 	if la > maxTypoLen || lb > maxTypoLen {
-		return max + 1
+		return limit + 1
 	}
-	if d := la - lb; d > max || -d > max {
-		return max + 1
+	if d := la - lb; d > limit || -d > limit {
+		return limit + 1
 	}
 	if la == 0 || lb == 0 {
 		return la + lb
@@ -173,12 +173,12 @@ func osa(a, b string, max int) int {
 	prev2, prev, cur := &buf[0], &buf[1], &buf[2]
 	for j := 0; j <= lb; j++ {
 		prev[j] = inf
-		if j <= max {
+		if j <= limit {
 			prev[j] = uint8(j)
 		}
 	}
 	for i := 1; i <= la; i++ {
-		lo, hi := i-max, i+max
+		lo, hi := i-limit, i+limit
 		if lo < 1 {
 			lo = 1
 		}
@@ -190,12 +190,12 @@ func osa(a, b string, max int) int {
 		}
 		if lo == 1 {
 			cur[0] = inf
-			if i <= max {
+			if i <= limit {
 				cur[0] = uint8(i)
 			}
 		}
 		rowMin := uint8(inf)
-		if i <= max {
+		if i <= limit {
 			rowMin = cur[0]
 		}
 		ai := a[i-1]
@@ -227,13 +227,13 @@ func osa(a, b string, max int) int {
 		for j := hi + 1; j <= lb; j++ {
 			cur[j] = inf
 		}
-		if int(rowMin) > max {
-			return max + 1
+		if int(rowMin) > limit {
+			return limit + 1
 		}
 		prev2, prev, cur = prev, cur, prev2
 	}
-	if d := int(prev[lb]); d <= max {
+	if d := int(prev[lb]); d <= limit {
 		return d
 	}
-	return max + 1
+	return limit + 1
 }
