@@ -24,10 +24,12 @@ import (
 	"github.com/hitchdev/hitch/internal/catalog"
 	"github.com/hitchdev/hitch/internal/config"
 	"github.com/hitchdev/hitch/internal/connect"
+	"github.com/hitchdev/hitch/internal/mcpserver"
 	"github.com/hitchdev/hitch/internal/oauth"
 	"github.com/hitchdev/hitch/internal/sandbox"
 	"github.com/hitchdev/hitch/internal/secrets"
 	"github.com/hitchdev/hitch/internal/store"
+	"github.com/hitchdev/hitch/internal/webhook"
 	"github.com/hitchdev/hitch/static"
 )
 
@@ -89,7 +91,12 @@ func New(d Deps) *echo.Echo {
 	(&api.Handler{
 		Connect: connects, Catalog: d.Catalog, Store: d.Store, PublicURL: d.Config.URL(""),
 		OriginAllowed: d.Config.OriginAllowed,
+		Webhooks:      webhook.NewService(webhook.Options{Store: d.Store, Keys: d.Keys, Now: d.Now, Log: d.Log}),
 	}).Register(e, authn)
+	// MCP over streamable HTTP (spec section 11). Its tools call this router
+	// in-process with the caller's token, so the API's tenant scoping holds.
+	e.Match([]string{http.MethodGet, http.MethodPost, http.MethodDelete}, "/mcp",
+		echo.WrapHandler(mcpserver.NewHandler(e, mcpserver.Options{Logger: d.Log})), authn.Require)
 
 	secure := d.Config.PublicURL.Scheme == "https"
 	(&popup.Handler{

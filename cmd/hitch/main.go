@@ -47,6 +47,8 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(), newMigrateCmd(), newTokenCmd())
+	root.AddCommand(newWorkerCmd(), newKeysCmd())
+	root.AddCommand(newConnectCmd(), newConnectionCmd(), newMCPCmd())
 	return root
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/hitchdev/hitch/internal/config"
 	"github.com/hitchdev/hitch/internal/secrets"
 	"github.com/hitchdev/hitch/internal/store"
+	"github.com/hitchdev/hitch/internal/webhook"
 )
 
 func newServeCmd() *cobra.Command {
@@ -108,6 +109,20 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	e.Listener = ln
+	// Stopped before the store closes (defers run last-first); it finishes the refreshes in flight.
+	workerCtx, stopWorker := context.WithCancel(ctx)
+	waitWorker := startRefreshWorker(workerCtx, rt)
+	defer func() { stopWorker(); waitWorker() }()
+	// Webhooks: the environment's endpoint is stored first; the dispatcher, like the worker, stops before
+	// the store closes and records the attempts in flight.
+	hooks := webhook.Options{Store: rt.store, Keys: rt.keys, Log: log}
+	if err := webhook.NewService(hooks).SyncEnvEndpoint(ctx, cfg.WebhookURL, cfg.WebhookSecret); err != nil {
+		return fmt.Errorf("webhook endpoint: %w", err)
+	}
+	dispatchCtx, stopDispatch := context.WithCancel(ctx)
+	dispatched := make(chan struct{})
+	go func() { defer close(dispatched); _ = webhook.NewDispatcher(hooks).Run(dispatchCtx) }()
+	defer func() { stopDispatch(); <-dispatched }()
 	errc := make(chan error, 1)
 	go func() { errc <- e.Start("") }()
 	log.Info("hitch listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(),

@@ -21,6 +21,7 @@ import (
 	"github.com/hitchdev/hitch/internal/events"
 	"github.com/hitchdev/hitch/internal/fault"
 	"github.com/hitchdev/hitch/internal/store"
+	"github.com/hitchdev/hitch/internal/webhook"
 )
 
 // Handler serves the API routes.
@@ -31,6 +32,8 @@ type Handler struct {
 	PublicURL string // absolute, no trailing slash; for logo URLs and connect links
 	// OriginAllowed says whether a browser origin may open connect sessions.
 	OriginAllowed func(origin string) bool
+	// Webhooks manages webhook endpoints and their delivery log (admin routes in webhooks.go).
+	Webhooks *webhook.Service
 }
 
 // Register mounts the API on e; authn guards every tenant route.
@@ -47,7 +50,16 @@ func (h *Handler) Register(e *echo.Echo, authn *middleware.Authenticator) {
 	e.GET("/connections", h.listConnections, authn.Require)
 	e.GET("/connections/:id", h.getConnection, authn.Require)
 	e.DELETE("/connections/:id", h.archiveConnection, authn.Require)
+	e.GET("/connections/:id/credentials", h.getCredentials, authn.Require)
 	e.GET("/events", h.listEvents, authn.Require)
+	e.GET("/webhooks/endpoints", h.listWebhookEndpoints, authn.Require, requireAdmin)
+	e.POST("/webhooks/endpoints", h.createWebhookEndpoint, authn.Require, requireAdmin)
+	e.GET("/webhooks/endpoints/:id", h.getWebhookEndpoint, authn.Require, requireAdmin)
+	e.PATCH("/webhooks/endpoints/:id", h.updateWebhookEndpoint, authn.Require, requireAdmin)
+	e.DELETE("/webhooks/endpoints/:id", h.disableWebhookEndpoint, authn.Require, requireAdmin)
+	e.POST("/webhooks/endpoints/:id/rotate-secret", h.rotateWebhookSecret, authn.Require, requireAdmin)
+	e.GET("/webhooks/endpoints/:id/deliveries", h.listWebhookDeliveries, authn.Require, requireAdmin)
+	e.POST("/webhooks/deliveries/:id/redeliver", h.redeliverWebhook, authn.Require, requireAdmin)
 }
 
 func (h *Handler) healthz(c echo.Context) error {

@@ -117,10 +117,13 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (store.Connection,
 	return c, nil
 }
 
-// Archive marks a connection archived, erases its credentials and records
-// connection.deleted; archiving an archived connection changes nothing.
-// tenantKey "" means any tenant (admin).
+// Archive revokes a connection's grant at the provider when the app has a
+// revocation endpoint (RFC 7009), then marks it archived, erases its
+// credentials and records connection.deleted; archiving an archived
+// connection changes nothing. A failed revocation is logged and does not
+// stop the archiving. tenantKey "" means any tenant (admin).
 func (s *Service) Archive(ctx context.Context, tenantKey, id string) (store.Connection, error) {
+	s.revoke(ctx, tenantKey, id)
 	var out store.Connection
 	err := s.Store.InTx(ctx, func(q *store.Queries) error {
 		now := s.Now().UTC()
@@ -142,6 +145,38 @@ func (s *Service) Archive(ctx context.Context, tenantKey, id string) (store.Conn
 		return store.Connection{}, fmt.Errorf("connect: archive: %w", err)
 	}
 	return out, nil
+}
+
+// revoke asks the provider to revoke an OAuth connection's tokens before
+// they are erased: the refresh token, which ends the whole grant, else the
+// access token. It only logs failures: archiving must not depend on the
+// provider being up.
+func (s *Service) revoke(ctx context.Context, tenantKey, id string) {
+	c, err := s.Store.GetConnection(ctx, id, tenantKey)
+	if err != nil || c.ArchivedAt != nil || c.AuthType != catalog.AuthOAuth2 || len(c.Credentials) == 0 || s.OAuth == nil {
+		return
+	}
+	app, ok := s.Catalog.Get(c.AppKey)
+	if !ok || app.Auth.RevokeURL == "" {
+		return
+	}
+	var creds Credentials
+	if err := s.Keys.OpenJSON(c.Credentials, []byte(c.ID), &creds); err != nil {
+		s.Log.WarnContext(ctx, "credentials not revoked: they cannot be opened", "connection", c.ID, "error", err)
+		return
+	}
+	token, hint := creds.RefreshToken, "refresh_token"
+	if token == "" {
+		token, hint = creds.AccessToken, "access_token"
+	}
+	// Not cut short by a caller hanging up: the erase that follows would leave a live grant behind.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.OAuth.Revoke(rctx, s.provider(app, creds.Fields), token, hint); err != nil {
+		s.Log.WarnContext(ctx, "revocation at the provider failed; archiving anyway", "connection", c.ID, "app", c.AppKey, "error", err)
+		return
+	}
+	s.Log.InfoContext(ctx, "credentials revoked at the provider", "connection", c.ID, "app", c.AppKey, "token", hint)
 }
 
 // Get returns one connection of tenantKey ("" for any tenant).

@@ -128,8 +128,8 @@ func TestMigrate(t *testing.T) {
 			t.Fatalf("second Migrate: %v", err)
 		}
 		v, err := s.MigrationVersion(ctx)
-		if err != nil || v != 1 {
-			t.Fatalf("MigrationVersion() = %d, %v; want 1", v, err)
+		if err != nil || v != 2 {
+			t.Fatalf("MigrationVersion() = %d, %v; want 2", v, err)
 		}
 		for _, table := range []string{"tenants", "connections", "connect_sessions", "events", "webhook_endpoints",
 			"webhook_deliveries", "webhook_attempts", "app_settings", "admins", "refresh_attempts"} {
