@@ -93,6 +93,8 @@ func TestWebhookEndpoints(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		a := mustEndpoint(t, s.Queries)
+		// Ids order by millisecond; within one they are random, so b must come a millisecond later.
+		time.Sleep(2 * time.Millisecond)
 		b := mustEndpoint(t, s.Queries, "connection.created", "connection.deleted")
 		got, err := s.GetWebhookEndpoint(ctx, b.ID)
 		if err != nil || got.URL != b.URL || len(got.EventTypes) != 2 || string(got.Secrets) != "sealed" || got.KeyID != "k1" ||
