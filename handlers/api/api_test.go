@@ -32,19 +32,19 @@ const (
 
 // env is one server over a real store, driven through its real router.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	issuer *auth.Issuer
 	store  *store.Store
 }
 
-func newEnv(t *testing.T, s *store.Store) *env {
+func newEnv(t testing.TB, s *store.Store) *env {
 	t.Helper()
 	return newEnvWith(t, s, "")
 }
 
 // newEnvWith serves a catalog with appsFile merged over the built-in one.
-func newEnvWith(t *testing.T, s *store.Store, appsFile string) *env {
+func newEnvWith(t testing.TB, s *store.Store, appsFile string) *env {
 	t.Helper()
 	keySpec, err := secrets.Generate("k1")
 	if err != nil {
@@ -97,7 +97,7 @@ type reply struct {
 	body   []byte
 }
 
-func (r reply) json(t *testing.T) map[string]any {
+func (r reply) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -107,7 +107,7 @@ func (r reply) json(t *testing.T) map[string]any {
 }
 
 // errCode returns the envelope's code, failing when the body is not one.
-func (r reply) errCode(t *testing.T) string {
+func (r reply) errCode(t testing.TB) string {
 	t.Helper()
 	m := r.json(t)
 	inner, ok := m["error"].(map[string]any)
