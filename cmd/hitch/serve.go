@@ -59,6 +59,8 @@ type runtime struct {
 // open builds the runtime: store (migrated), key ring, catalog and issuer.
 func open(ctx context.Context, cfg *config.Config, migrate bool) (*runtime, error) {
 	rt := &runtime{cfg: cfg, log: newLogger(cfg, os.Stderr)}
+	// Libraries that log through the default logger (the store's migrations) use the same handler.
+	slog.SetDefault(rt.log)
 	var err error
 	if cfg.EncryptionKeys != "" {
 		rt.keys, err = secrets.Parse(cfg.EncryptionKeys)
