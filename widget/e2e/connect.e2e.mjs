@@ -449,3 +449,23 @@ e2e('forged postMessages (another origin, a Hitch-origin frame, the host itself,
   assert.match(r.value.id, /^con_/);
   assert.equal((await api('GET', '/connect/' + sessionId)).connection.id, r.value.id);
 });
+
+e2e('the demo host page at /demo connects through the sandbox, lists the connection and logs its event', async (context) => {
+  const page = await context.newPage();
+  await page.goto(env.hitch + '/demo');
+  await page.getByRole('button', { name: 'Connect CRM' }).waitFor();
+  await page.locator('#connections td.empty').waitFor();
+  await page.screenshot({ path: path.join(SHOTS, '09-demo-before.png') });
+  const [popup] = await Promise.all([context.waitForEvent('page'), page.click('#connect-crm')]);
+  await popup.setViewportSize({ width: 480, height: 720 });
+  await at(popup, SESSION_PATH);
+  await popup.locator('a.app-row', { hasText: 'Sandbox OAuth' }).click();
+  await throughConsent(popup, false);
+  await popup.getByRole('button', { name: 'Approve' }).click();
+  await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('Connected'), null, { timeout: 30_000 });
+  const id = (await page.textContent('#status')).match(/con_[0-9a-z]+/)[0];
+  await page.locator('#connections tr', { hasText: 'sandbox-oauth' }).first().waitFor();
+  await page.locator('#events li', { hasText: id }).waitFor({ timeout: 10_000 });
+  assert.match(await page.locator('#events li', { hasText: id }).first().textContent(), /connection\.created/);
+  await page.screenshot({ path: path.join(SHOTS, '10-demo-after.png') });
+});

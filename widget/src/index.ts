@@ -272,9 +272,14 @@ export class Hitch {
         win = w.open('', 'hitch_connect_' + Math.random().toString(36).slice(2), `popup,width=${W},height=${H},left=${left},top=${top}`);
         if (!win) return reject(new HitchError('popup_blocked', 'the browser blocked the connect popup'));
         try {
-          // about:blank is same-origin with this page; if it is not, writing throws and the popup stays blank.
-          win.document.write('<title>Hitch</title><p style="font:16px sans-serif;text-align:center;margin-top:40vh">Loading…</p>');
-          win.document.close();
+          // about:blank is same-origin with this page (and inherits its CSP, so no inline style markup:
+          // CSSOM assignments are allowed where style attributes are not); if it is not, this throws and the
+          // popup stays blank.
+          const d = win.document, p = d.createElement('p');
+          d.title = 'Hitch';
+          p.textContent = 'Loading…';
+          p.style.cssText = 'font:16px sans-serif;text-align:center;margin-top:40vh';
+          (d.body || d.documentElement).appendChild(p);
         } catch {}
       }
       w.addEventListener('message', onMessage);

@@ -40,11 +40,17 @@ function fakeElement(tag) {
 }
 
 function fakePopup() {
+  const body = fakeElement('body');
+  body.isBody = true;
+  body.appendChild = (c) => body.append(c);
   const p = {
     closed: false,
-    written: '',
+    /** The text the SDK put in the blank popup while it loads. */
+    get written() {
+      return body.children.map((c) => c.textContent || '').join('');
+    },
     navigations: [],
-    document: { write: (s) => (p.written += s), close() {} },
+    document: { body, title: '', createElement: fakeElement },
     location: { replace: (u) => p.navigations.push(u) },
     close: () => (p.closed = true),
   };
