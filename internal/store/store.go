@@ -102,6 +102,14 @@ func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
 		password = u.Query().Get("password")
 	}
 	safe := redactURL(rawURL)
+	// binary_parameters lets lib/pq send parse, bind and execute in one round
+	// trip instead of preparing an unnamed statement first (two round trips
+	// per query). An explicit setting in the URL wins.
+	if q := u.Query(); q.Get("binary_parameters") == "" {
+		q.Set("binary_parameters", "yes")
+		u.RawQuery = q.Encode()
+		rawURL = u.String()
+	}
 	db, err := sqlx.Open("postgres", rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", safe, scrub(err, password))
