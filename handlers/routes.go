@@ -89,7 +89,7 @@ func New(d Deps) *echo.Echo {
 	}
 	authn := &middleware.Authenticator{Issuer: d.Issuer, Tenants: d.Store, Now: d.Now, Log: d.Log}
 	(&api.Handler{
-		Connect: connects, Catalog: d.Catalog, Store: d.Store, PublicURL: d.Config.URL(""),
+		Connect: connects, Catalog: d.Catalog, Store: d.Store, PublicURL: d.Config.URL(""), PublicOrigin: d.Config.PublicOrigin(),
 		OriginAllowed: d.Config.OriginAllowed,
 		Webhooks:      webhook.NewService(webhook.Options{Store: d.Store, Keys: d.Keys, Now: d.Now, Log: d.Log}),
 	}).Register(e, authn)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +29,8 @@ type Handler struct {
 	Catalog   *catalog.Catalog
 	Store     *store.Store
 	PublicURL string // absolute, no trailing slash; for logo URLs and connect links
+	// PublicOrigin is PublicURL's scheme://host: Hitch's own pages may open sessions.
+	PublicOrigin string
 	// OriginAllowed says whether a browser origin may open connect sessions.
 	OriginAllowed func(origin string) bool
 	// Webhooks manages webhook endpoints and their delivery log (admin routes in webhooks.go).
@@ -136,7 +137,7 @@ func (h *Handler) startSession(c echo.Context, req connectRequest, tenant, tenan
 	if origin == "null" {
 		return fault.New(fault.Forbidden, "origin_not_allowed", "Connect sessions cannot be opened from an opaque origin.")
 	}
-	if origin != "" && origin != h.publicOrigin() && (h.OriginAllowed == nil || !h.OriginAllowed(origin)) {
+	if origin != "" && origin != h.PublicOrigin && (h.OriginAllowed == nil || !h.OriginAllowed(origin)) {
 		return fault.New(fault.Forbidden, "origin_not_allowed", "The origin %s is not in HITCH_ALLOWED_ORIGINS.", origin)
 	}
 	sess, code, err := h.Connect.Start(c.Request().Context(), connect.StartInput{
@@ -146,31 +147,23 @@ func (h *Handler) startSession(c echo.Context, req connectRequest, tenant, tenan
 	if err != nil {
 		return err
 	}
-	v := h.session(c, sess)
+	v, err := h.session(c, sess)
+	if err != nil {
+		return err
+	}
 	v.URL = h.PublicURL + "/c/" + code
 	return c.JSON(http.StatusOK, v)
 }
 
-func (h *Handler) publicOrigin() string {
-	u, err := url.Parse(h.PublicURL)
+func (h *Handler) session(c echo.Context, s store.Session) (sessionView, error) {
+	out, err := h.Connect.Outcome(c.Request().Context(), s)
 	if err != nil {
-		return ""
+		return sessionView{}, err
 	}
-	return u.Scheme + "://" + u.Host
-}
-
-func (h *Handler) session(c echo.Context, s store.Session) sessionView {
-	v := sessionView{ID: s.ID, Status: s.Status, ExpiresAt: s.ExpiresAt.UTC().Format(time.RFC3339), Detached: s.Detached}
-	switch s.Status {
-	case store.SessionCompleted:
-		if conn, err := h.Connect.Get(c.Request().Context(), s.TenantKey, s.ResultConnectionID); err == nil {
-			cv := connect.View(conn)
-			v.Connection = &cv
-		}
-	case store.SessionFailed, store.SessionCancelled, store.SessionExpired:
-		v.Error = &connect.ErrorInfo{Code: s.ErrorCode, Message: s.ErrorMessage}
-	}
-	return v
+	return sessionView{
+		ID: s.ID, Status: s.Status, ExpiresAt: s.ExpiresAt.UTC().Format(time.RFC3339), Detached: s.Detached,
+		Connection: out.Connection, Error: out.Error,
+	}, nil
 }
 
 func (h *Handler) getSession(c echo.Context) error {
@@ -182,7 +175,11 @@ func (h *Handler) getSession(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, h.session(c, sess))
+	v, err := h.session(c, sess)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
 }
 
 func (h *Handler) cancelSession(c echo.Context) error {
@@ -190,7 +187,11 @@ func (h *Handler) cancelSession(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, h.session(c, sess))
+	v, err := h.session(c, sess)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
 }
 
 // bodyTenant picks the tenant a write acts for: the token's own, or for an

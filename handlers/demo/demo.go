@@ -4,13 +4,12 @@
 package demo
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/hitchdev/hitch/handlers/middleware"
 	"github.com/hitchdev/hitch/internal/auth"
 	"github.com/hitchdev/hitch/views/demo"
 )
@@ -31,9 +30,7 @@ func (h *Handler) Register(e *echo.Echo) {
 }
 
 func (h *Handler) page(c echo.Context) error {
-	b := make([]byte, 18)
-	_, _ = rand.Read(b)
-	nonce := base64.StdEncoding.EncodeToString(b)
+	nonce := middleware.Nonce(c)
 	hdr := c.Response().Header()
 	hdr.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 	hdr.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)

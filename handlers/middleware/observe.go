@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"log/slog"
 	"strconv"
@@ -107,3 +108,18 @@ func (m *Metrics) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		return nil
 	}
 }
+
+// Nonce returns this response's Content-Security-Policy nonce, making one on
+// first use, so a page's header and its script tags agree.
+func Nonce(c echo.Context) string {
+	if n, ok := c.Get(nonceKey).(string); ok {
+		return n
+	}
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	n := base64.StdEncoding.EncodeToString(b)
+	c.Set(nonceKey, n)
+	return n
+}
+
+const nonceKey = "hitch.nonce"

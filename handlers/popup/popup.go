@@ -143,7 +143,7 @@ func (h *Handler) session(c echo.Context) (store.Session, string, error) {
 
 func (h *Handler) page(c echo.Context, sess store.Session, bid, title string) popup.Page {
 	return popup.Page{
-		Title: title, Nonce: nonce(c), Workspace: h.Workspace, SessionID: sess.ID,
+		Title: title, Nonce: middleware.Nonce(c), Workspace: h.Workspace, SessionID: sess.ID,
 		CSRF: h.csrf(bid, sess.ID), Modal: c.QueryParam("mode") == "modal",
 	}
 }
@@ -479,19 +479,18 @@ func (h *Handler) result(c echo.Context, sess store.Session, bid string) error {
 	if app, ok := h.Catalog.Get(sess.AppKey); ok {
 		p.AppName, p.AppLogo = app.Name, app.Logo
 	}
+	out, err := h.Connect.Outcome(c.Request().Context(), sess)
+	if err != nil {
+		return h.fail(c, err)
+	}
 	switch sess.Status {
 	case store.SessionCompleted:
-		conn, err := h.Connect.Get(c.Request().Context(), sess.TenantKey, sess.ResultConnectionID)
-		if err != nil {
-			return h.fail(c, err)
-		}
-		v := connect.View(conn)
-		msg.Connection = &v
+		msg.Connection = out.Connection
 		p.AutoClose = true
 	case store.SessionCancelled:
 		p.AutoClose = true
 	default:
-		msg.Error = &connect.ErrorInfo{Code: sess.ErrorCode, Message: sess.ErrorMessage}
+		msg.Error = out.Error
 		p.Message = sess.ErrorMessage
 		if sess.Status == store.SessionExpired {
 			msg.Status = store.SessionFailed
@@ -515,7 +514,7 @@ func (h *Handler) fail(c echo.Context, err error) error {
 	if status >= 500 {
 		h.Log.ErrorContext(c.Request().Context(), "popup request failed", "path", c.Path(), "error", err)
 	}
-	p := popup.ErrorPage{Page: popup.Page{Title: "Something went wrong", Nonce: nonce(c), Workspace: h.Workspace}, Status: status, Message: env.Message}
+	p := popup.ErrorPage{Page: popup.Page{Title: "Something went wrong", Nonce: middleware.Nonce(c), Workspace: h.Workspace}, Status: status, Message: env.Message}
 	if status >= 500 {
 		p.Hint = "Please try again in a moment."
 	}
@@ -537,7 +536,7 @@ func (h *Handler) render(c echo.Context, status int, page templ.Component, formT
 	} else {
 		hdr.Set("X-Frame-Options", "DENY")
 	}
-	hdr.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce(c)+"'; style-src 'self'; img-src 'self' data:; "+
+	hdr.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+middleware.Nonce(c)+"'; style-src 'self'; img-src 'self' data:; "+
 		"connect-src 'self'; form-action "+formAction+"; frame-ancestors "+frame+"; base-uri 'none'")
 	hdr.Set("Cross-Origin-Opener-Policy", "unsafe-none")
 	hdr.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
@@ -568,16 +567,4 @@ func (h *Handler) providerOrigin(app *catalog.App) string {
 		return ""
 	}
 	return u.Scheme + "://" + u.Host
-}
-
-// nonce returns this response's CSP nonce, making one on first use.
-func nonce(c echo.Context) string {
-	if n, ok := c.Get("hitch.nonce").(string); ok {
-		return n
-	}
-	b := make([]byte, 18)
-	_, _ = rand.Read(b)
-	n := base64.StdEncoding.EncodeToString(b)
-	c.Set("hitch.nonce", n)
-	return n
 }

@@ -192,11 +192,18 @@ func notFound(id string) error {
 	return fault.New(fault.NotFound, "connection_not_found", "No connection with id %q exists.", id)
 }
 
+// connectionName is the submitted name checked, or the app's name when none was given.
 func connectionName(name string, app *catalog.App) (string, error) {
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return app.Name, nil
+	name, err := checkName(name)
+	if name == "" && err == nil {
+		name = app.Name
 	}
+	return name, err
+}
+
+// checkName trims a submitted connection name and refuses one that is too long or not printable.
+func checkName(name string) (string, error) {
+	name = strings.TrimSpace(name)
 	if utf8.RuneCountInString(name) > MaxNameLen || !printable(name) {
 		return "", fault.New(fault.Invalid, "invalid_name", "The name must be 1-%d printable characters.", MaxNameLen)
 	}

@@ -42,10 +42,9 @@ func (s *Service) Start(ctx context.Context, in StartInput) (store.Session, stri
 	if utf8.RuneCountInString(in.Intent) > 255 || !printable(in.Intent) {
 		return store.Session{}, "", fault.New(fault.Invalid, "invalid_intent", "The intent must be at most 255 printable characters.")
 	}
-	if in.Name != "" {
-		if _, err := connectionName(in.Name, &catalog.App{}); err != nil {
-			return store.Session{}, "", err
-		}
+	name, err := checkName(in.Name)
+	if err != nil {
+		return store.Session{}, "", err
 	}
 	if in.ConnectionID != "" {
 		c, err := s.Get(ctx, in.TenantKey, in.ConnectionID)
@@ -74,7 +73,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (store.Session, stri
 		AppKey:       in.AppKey,
 		Intent:       in.Intent,
 		ConnectionID: in.ConnectionID,
-		Name:         strings.TrimSpace(in.Name),
+		Name:         name,
 		HostOrigin:   in.HostOrigin,
 		CodeHash:     Digest(code),
 		Status:       store.SessionPending,
@@ -82,7 +81,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (store.Session, stri
 		UpdatedAt:    now,
 		ExpiresAt:    now.Add(SessionTTL),
 	}
-	err := s.Store.InTx(ctx, func(q *store.Queries) error {
+	err = s.Store.InTx(ctx, func(q *store.Queries) error {
 		if err := q.UpsertTenant(ctx, in.TenantKey, in.TenantName, now); err != nil {
 			return err
 		}
@@ -137,6 +136,28 @@ func (s *Service) Wait(ctx context.Context, tenantKey, id string, d time.Duratio
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// Outcome is what a session ended with, as the API and the popup report it.
+type Outcome struct {
+	Connection *Connection // set when completed
+	Error      *ErrorInfo  // set when failed, cancelled or expired
+}
+
+// Outcome reads a session's result: the connection it wrote, or its error.
+func (s *Service) Outcome(ctx context.Context, sess store.Session) (Outcome, error) {
+	switch sess.Status {
+	case store.SessionPending:
+		return Outcome{}, nil
+	case store.SessionCompleted:
+		c, err := s.Get(ctx, sess.TenantKey, sess.ResultConnectionID)
+		if err != nil {
+			return Outcome{}, err
+		}
+		v := View(c)
+		return Outcome{Connection: &v}, nil
+	}
+	return Outcome{Error: &ErrorInfo{Code: sess.ErrorCode, Message: sess.ErrorMessage}}, nil
 }
 
 // Cancel ends a pending session as cancelled; a finished one is returned
