@@ -17,9 +17,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hitchdev/hitch/handlers/api"
+	"github.com/hitchdev/hitch/handlers/console"
 	"github.com/hitchdev/hitch/handlers/demo"
 	"github.com/hitchdev/hitch/handlers/middleware"
 	"github.com/hitchdev/hitch/handlers/popup"
+	"github.com/hitchdev/hitch/internal/admin"
+	"github.com/hitchdev/hitch/internal/appsettings"
 	"github.com/hitchdev/hitch/internal/auth"
 	"github.com/hitchdev/hitch/internal/catalog"
 	"github.com/hitchdev/hitch/internal/config"
@@ -44,6 +47,8 @@ type Deps struct {
 	Registry *prometheus.Registry // nil: a fresh one
 	Now      func() time.Time     // nil: time.Now
 	Sandbox  *sandbox.Server      // nil: built from Config when Config.Sandbox
+	// BcryptCost is the console's password hashing cost; 0 means bcrypt's default. Tests lower it.
+	BcryptCost int
 }
 
 // New builds the router.
@@ -82,16 +87,18 @@ func New(d Deps) *echo.Echo {
 		Timeout:       20 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+	apps := &appsettings.Service{Store: d.Store, Catalog: d.Catalog, Keys: d.Keys, Now: d.Now}
 	connects := &connect.Service{
-		Store: d.Store, Catalog: d.Catalog, Keys: d.Keys, Now: d.Now, Log: d.Log, Resolve: resolve,
+		Store: d.Store, Catalog: d.Catalog, Apps: apps, Keys: d.Keys, Now: d.Now, Log: d.Log, Resolve: resolve,
 		OAuth:  &oauth.Client{HTTP: outbound, RedirectURL: d.Config.URL("/oauth/callback"), Resolve: resolve},
 		Tester: &connect.Tester{HTTP: outbound, Resolve: resolve},
 	}
 	authn := &middleware.Authenticator{Issuer: d.Issuer, Tenants: d.Store, Now: d.Now, Log: d.Log}
+	hooks := webhook.NewService(webhook.Options{Store: d.Store, Keys: d.Keys, Now: d.Now, Log: d.Log})
 	(&api.Handler{
-		Connect: connects, Catalog: d.Catalog, Store: d.Store, PublicURL: d.Config.URL(""), PublicOrigin: d.Config.PublicOrigin(),
+		Connect: connects, Apps: apps, Catalog: d.Catalog, Store: d.Store, PublicURL: d.Config.URL(""), PublicOrigin: d.Config.PublicOrigin(),
 		OriginAllowed: d.Config.OriginAllowed,
-		Webhooks:      webhook.NewService(webhook.Options{Store: d.Store, Keys: d.Keys, Now: d.Now, Log: d.Log}),
+		Webhooks:      hooks,
 	}).Register(e, authn)
 	// MCP over streamable HTTP (spec section 11). Its tools call this router
 	// in-process with the caller's token, so the API's tenant scoping holds.
@@ -100,11 +107,24 @@ func New(d Deps) *echo.Echo {
 
 	secure := d.Config.PublicURL.Scheme == "https"
 	(&popup.Handler{
-		Connect: connects, Catalog: d.Catalog, Resolve: resolve, Log: d.Log,
+		Connect: connects, Apps: apps, Catalog: d.Catalog, Resolve: resolve, Log: d.Log,
 		Cookies:        popup.NewCookieStore(derive(d.Config.WorkspaceSecret, "popup cookie mac"), derive(d.Config.WorkspaceSecret, "popup cookie enc")[:32], secure),
 		CSRFKey:        derive(d.Config.WorkspaceSecret, "popup csrf"),
 		Workspace:      d.Config.WorkspaceName,
 		AllowedOrigins: strings.Join(d.Config.AllowedOrigins, " "),
+	}).Register(e)
+
+	consoleTTL := d.Config.ConsoleTTL
+	if consoleTTL <= 0 {
+		consoleTTL = 12 * time.Hour
+	}
+	(&console.Handler{
+		Accounts: &admin.Accounts{Store: d.Store, Now: d.Now, Cost: d.BcryptCost},
+		Store:    d.Store, Connect: connects, Apps: apps, Catalog: d.Catalog, Webhooks: hooks,
+		Cookies: console.NewCookieStore(derive(d.Config.WorkspaceSecret, "console cookie mac"),
+			derive(d.Config.WorkspaceSecret, "console cookie enc")[:32], consoleTTL, secure),
+		TTL: consoleTTL, Now: d.Now, Log: d.Log, Workspace: d.Config.WorkspaceName,
+		RedirectURI: d.Config.URL("/oauth/callback"), PublicURL: d.Config.URL(""),
 	}).Register(e)
 
 	if d.Config.Sandbox {

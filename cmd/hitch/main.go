@@ -48,7 +48,7 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(newServeCmd(), newMigrateCmd(), newTokenCmd())
 	root.AddCommand(newWorkerCmd(), newKeysCmd())
-	root.AddCommand(newConnectCmd(), newConnectionCmd(), newMCPCmd())
+	root.AddCommand(newConnectCmd(), newConnectionCmd(), newMCPCmd(), newAdminCmd())
 	return root
 }
 

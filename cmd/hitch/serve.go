@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hitchdev/hitch/handlers"
+	"github.com/hitchdev/hitch/internal/admin"
 	"github.com/hitchdev/hitch/internal/auth"
 	"github.com/hitchdev/hitch/internal/catalog"
 	"github.com/hitchdev/hitch/internal/config"
@@ -34,7 +37,7 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg)
+			return serve(cmd.Context(), cfg, cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
@@ -91,7 +94,9 @@ func open(ctx context.Context, cfg *config.Config, migrate bool) (*runtime, erro
 	return rt, nil
 }
 
-func serve(ctx context.Context, cfg *config.Config) error {
+// serve runs the server until ctx ends; out receives what an operator must
+// read apart from the log (the demo's console credentials).
+func serve(ctx context.Context, cfg *config.Config, out io.Writer) error {
 	rt, err := open(ctx, cfg, true)
 	if err != nil {
 		return err
@@ -100,6 +105,9 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	log := rt.log
 	if cfg.SecretGenerated {
 		log.Info("generated a workspace secret for the embedded default", "file", cfg.SQLiteDir()+"/hitch.secret")
+	}
+	if err := ensureConsoleAccount(ctx, rt, out); err != nil {
+		return err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -146,6 +154,39 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	defer cancel()
 	if err := e.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// ensureConsoleAccount applies HITCH_ADMIN_EMAIL/PASSWORD, or in demo mode
+// gives the demo account a fresh password and prints it.
+func ensureConsoleAccount(ctx context.Context, rt *runtime, out io.Writer) error {
+	cfg := rt.cfg
+	accounts := &admin.Accounts{Store: rt.store}
+	switch {
+	case cfg.AdminEmail != "":
+		changed, err := accounts.Ensure(ctx, cfg.AdminEmail, cfg.AdminPassword)
+		if err != nil {
+			return fmt.Errorf("HITCH_ADMIN_EMAIL: %w", err)
+		}
+		if changed {
+			rt.log.Info("console account set from HITCH_ADMIN_EMAIL", "email", strings.ToLower(strings.TrimSpace(cfg.AdminEmail)))
+		}
+	case cfg.Demo:
+		pw, err := accounts.EnsureDemo(ctx)
+		if err != nil {
+			return fmt.Errorf("demo console account: %w", err)
+		}
+		// Printed, not logged: a demo password is meant to be read, log pipelines keep things.
+		fmt.Fprintf(out, "\n  Hitch console: %s\n  email:    %s\n  password: %s\n\n", cfg.URL("/console"), admin.DemoEmail, pw)
+	default:
+		n, err := rt.store.CountAdmins(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			rt.log.Warn("no console account yet: create one with `hitch admin create --email you@example.com` or set HITCH_ADMIN_EMAIL and HITCH_ADMIN_PASSWORD")
+		}
 	}
 	return nil
 }

@@ -7,8 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hitchdev/hitch/internal/appsettings"
 	"github.com/hitchdev/hitch/internal/config"
 	"github.com/hitchdev/hitch/internal/refresh"
+	"github.com/hitchdev/hitch/internal/webhook"
 )
 
 func newWorkerCmd() *cobra.Command {
@@ -16,13 +18,16 @@ func newWorkerCmd() *cobra.Command {
 		o    config.Overrides
 		opts refresh.WorkerOptions
 		ro   refresh.Options
+
+		noWebhooks bool
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
-		Short: "Run only the background token refresh worker (no HTTP server)",
-		Long: "Refresh OAuth tokens ahead of expiry, like the worker inside `hitch serve`. Any number of workers\n" +
-			"and servers may share one PostgreSQL database: each connection is leased to one refresher at a time.\n" +
-			"SIGTERM or Ctrl-C stops claiming work and waits for the refreshes in flight to be stored.",
+		Short: "Run only the background workers: token refresh and webhook delivery (no HTTP server)",
+		Long: "Refresh OAuth tokens ahead of expiry and deliver webhooks, like the workers inside `hitch serve`.\n" +
+			"Any number of workers and servers may share one PostgreSQL database: each connection is leased to one\n" +
+			"refresher at a time and each webhook delivery to one sender. SIGTERM or Ctrl-C stops claiming work and\n" +
+			"waits for the refreshes and deliveries in flight to be stored.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(o)
@@ -34,8 +39,19 @@ func newWorkerCmd() *cobra.Command {
 				return err
 			}
 			defer rt.store.Close()
-			rt.log.Info("hitch worker running", "database", rt.store.Flavor(), "apps", len(rt.catalog.All()), "sandbox", cfg.Sandbox)
-			return newRefresher(rt, ro).Worker(opts).Run(cmd.Context())
+			rt.log.Info("hitch worker running", "database", rt.store.Flavor(), "apps", len(rt.catalog.All()), "sandbox", cfg.Sandbox, "webhooks", !noWebhooks)
+			if noWebhooks {
+				return newRefresher(rt, ro).Worker(opts).Run(cmd.Context())
+			}
+			hooks := webhook.Options{Store: rt.store, Keys: rt.keys, Log: rt.log}
+			if err := webhook.NewService(hooks).SyncEnvEndpoint(cmd.Context(), cfg.WebhookURL, cfg.WebhookSecret); err != nil {
+				return err
+			}
+			var wg sync.WaitGroup
+			wg.Go(func() { _ = webhook.NewDispatcher(hooks).Run(cmd.Context()) })
+			err = newRefresher(rt, ro).Worker(opts).Run(cmd.Context())
+			wg.Wait()
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -46,6 +62,7 @@ func newWorkerCmd() *cobra.Command {
 	f.IntVar(&opts.Concurrency, "concurrency", refresh.DefaultConcurrency, "refreshes in flight at once")
 	f.DurationVar(&opts.Poll, "poll", refresh.DefaultPoll, "pause when nothing is due")
 	f.DurationVar(&ro.Lease, "lease", refresh.DefaultLease, "how long a claimed connection stays reserved to this worker")
+	f.BoolVar(&noWebhooks, "no-webhooks", false, "refresh tokens only; leave webhook delivery to other processes")
 	return cmd
 }
 
@@ -54,6 +71,7 @@ func newWorkerCmd() *cobra.Command {
 // server's connect service does.
 func newRefresher(rt *runtime, o refresh.Options) *refresh.Service {
 	o.Store, o.Catalog, o.Keys, o.Log = rt.store, rt.catalog, rt.keys, rt.log
+	o.Apps = &appsettings.Service{Store: rt.store, Catalog: rt.catalog, Keys: rt.keys}
 	o.HTTP = refresh.NewHTTPClient()
 	o.Resolve = func(u string) string {
 		if strings.HasPrefix(u, "/") {

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/hitchdev/hitch/handlers/middleware"
+	"github.com/hitchdev/hitch/internal/appsettings"
 	"github.com/hitchdev/hitch/internal/auth"
 	"github.com/hitchdev/hitch/internal/catalog"
 	"github.com/hitchdev/hitch/internal/connect"
@@ -26,6 +27,7 @@ import (
 // Handler serves the API routes.
 type Handler struct {
 	Connect   *connect.Service
+	Apps      *appsettings.Service // console settings: disabled apps are left out; nil: the catalog alone
 	Catalog   *catalog.Catalog
 	Store     *store.Store
 	PublicURL string // absolute, no trailing slash; for logo URLs and connect links
@@ -344,14 +346,26 @@ func (h *Handler) listApps(c echo.Context) error {
 		return err
 	}
 	results := h.Catalog.Search(q)
-	items := make([]appView, len(results))
-	for i, r := range results {
+	state := appsettings.Default
+	if h.Apps != nil {
+		snap, err := h.Apps.Snapshot(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		state = snap.State
+	}
+	items := make([]appView, 0, len(results))
+	for _, r := range results {
 		a := r.App
-		items[i] = appView{
+		st := state(a)
+		if !st.Enabled {
+			continue // turned off in the console: not offered to anyone
+		}
+		items = append(items, appView{
 			Key: a.Key, Name: a.Name, Categories: nonNil(a.Categories), Aliases: nonNil(a.Aliases),
 			Domains: nonNil(a.Domains), AuthType: a.Auth.Type, Logo: h.absolute(a.Logo), DocsURL: a.DocsURL,
-			Configured: a.Sandbox || a.Configured(), Score: r.Score, Decisive: r.Decisive,
-		}
+			Configured: st.Usable(a), Score: r.Score, Decisive: r.Decisive,
+		})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"items": items})
 }

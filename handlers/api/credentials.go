@@ -31,7 +31,7 @@ func (h *Handler) getCredentials(c echo.Context) error {
 // It is a plain value holding no goroutines, cheap to make per request.
 func (h *Handler) refresher() *refresh.Service {
 	s := h.Connect
-	return refresh.New(refresh.Options{Store: s.Store, Catalog: s.Catalog, Keys: s.Keys, OAuth: s.OAuth, Now: s.Now, Log: s.Log})
+	return refresh.New(refresh.Options{Store: s.Store, Catalog: s.Catalog, Apps: s.Apps, Keys: s.Keys, OAuth: s.OAuth, Now: s.Now, Log: s.Log})
 }
 
 // credentialsView is the response body: {type, accessToken, expiresAt,

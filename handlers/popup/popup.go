@@ -21,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/hitchdev/hitch/handlers/middleware"
+	"github.com/hitchdev/hitch/internal/appsettings"
 	"github.com/hitchdev/hitch/internal/catalog"
 	"github.com/hitchdev/hitch/internal/connect"
 	"github.com/hitchdev/hitch/internal/fault"
@@ -34,6 +35,7 @@ const cookieName = "hitch_popup"
 // Handler serves the popup routes.
 type Handler struct {
 	Connect   *connect.Service
+	Apps      *appsettings.Service // console settings: disabled apps are not offered; nil: the catalog alone
 	Catalog   *catalog.Catalog
 	Cookies   *sessions.CookieStore
 	CSRFKey   []byte // HMAC key for per-browser, per-session CSRF tokens
@@ -166,8 +168,11 @@ func (h *Handler) find(c echo.Context) error {
 	if !browsing {
 		q = sess.Intent
 	}
-	results := h.rank(q, c.QueryParam("category"))
-	if !browsing && len(results) > 0 && results[0].Decisive && usable(results[0].App) {
+	results, err := h.rank(c, q, c.QueryParam("category"))
+	if err != nil {
+		return h.fail(c, err)
+	}
+	if !browsing && len(results) > 0 && results[0].Decisive && results[0].usable {
 		return c.Redirect(http.StatusSeeOther, h.appURL(c, sess.ID, results[0].App.Key))
 	}
 	p := popup.SearchPage{
@@ -194,29 +199,49 @@ func (h *Handler) find(c echo.Context) error {
 	return h.render(c, http.StatusOK, popup.Search(p), "")
 }
 
-// rank searches the catalog and lists apps that can be connected now first
-// (the sandbox apps, present only in demo mode, before all).
-func (h *Handler) rank(q, category string) []catalog.Result {
+// ranked is a search result with whether it can be connected now.
+type ranked struct {
+	catalog.Result
+	usable bool
+}
+
+// rank searches the catalog, leaves out apps turned off in the console and
+// lists apps that can be connected now first (the sandbox apps, present
+// only in demo mode, before all).
+func (h *Handler) rank(c echo.Context, q, category string) ([]ranked, error) {
 	results := h.Catalog.Search(catalog.Query{Text: q, Category: category, Limit: 60})
-	tier := func(a *catalog.App) int {
+	state := appsettings.Default
+	if h.Apps != nil {
+		snap, err := h.Apps.Snapshot(c.Request().Context())
+		if err != nil {
+			return nil, err
+		}
+		state = snap.State
+	}
+	out := make([]ranked, 0, len(results))
+	for _, r := range results {
+		st := state(r.App)
+		if st.Enabled {
+			out = append(out, ranked{r, st.Usable(r.App)})
+		}
+	}
+	tier := func(r ranked) int {
 		switch {
-		case a.Sandbox:
+		case r.App.Sandbox:
 			return 0
-		case usable(a):
+		case r.usable:
 			return 1
 		}
 		return 2
 	}
-	sort.SliceStable(results, func(i, j int) bool { return tier(results[i].App) < tier(results[j].App) })
-	return results
+	sort.SliceStable(out, func(i, j int) bool { return tier(out[i]) < tier(out[j]) })
+	return out, nil
 }
 
-func usable(a *catalog.App) bool { return a.Sandbox || a.Configured() }
-
-func (h *Handler) card(c echo.Context, sessionID string, r catalog.Result) popup.AppCard {
+func (h *Handler) card(c echo.Context, sessionID string, r ranked) popup.AppCard {
 	return popup.AppCard{
 		Key: r.App.Key, Name: r.App.Name, Logo: r.App.Logo, AuthType: r.App.Auth.Type,
-		Categories: labels(r.App.Categories), Configured: usable(r.App), Decisive: r.Decisive,
+		Categories: labels(r.App.Categories), Configured: r.usable, Decisive: r.Decisive,
 		URL: h.appURL(c, sessionID, r.App.Key),
 	}
 }
@@ -248,7 +273,11 @@ func (h *Handler) search(c echo.Context) error {
 		q = q[:512]
 	}
 	items := []popup.AppCard{}
-	for _, r := range h.rank(q, c.QueryParam("category")) {
+	results, err := h.rank(c, q, c.QueryParam("category"))
+	if err != nil {
+		return err
+	}
+	for _, r := range results {
 		items = append(items, h.card(c, sess.ID, r))
 	}
 	type item struct {
@@ -314,7 +343,7 @@ func (h *Handler) renderConsent(c echo.Context, sess store.Session, bid string, 
 	}
 	p := popup.ConsentPage{
 		Page:      h.page(c, sess, bid, "Connect "+app.Name),
-		App:       h.card(c, sess.ID, catalog.Result{App: app}),
+		App:       h.card(c, sess.ID, ranked{catalog.Result{App: app}, true}),
 		Requester: requester,
 		Scopes:    app.Auth.Scopes,
 		Fields:    fields(app, values, msg),
@@ -330,7 +359,7 @@ func (h *Handler) renderConsent(c echo.Context, sess store.Session, bid string, 
 func (h *Handler) renderCredentials(c echo.Context, sess store.Session, bid string, app *catalog.App, values map[string]string, msg, provider string, status int) error {
 	p := popup.CredentialsPage{
 		Page:            h.page(c, sess, bid, "Connect "+app.Name),
-		App:             h.card(c, sess.ID, catalog.Result{App: app}),
+		App:             h.card(c, sess.ID, ranked{catalog.Result{App: app}, true}),
 		Fields:          fields(app, values, msg),
 		ActionURL:       h.appURL(c, sess.ID, app.Key),
 		BackURL:         h.backURL(c, sess),

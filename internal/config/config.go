@@ -23,24 +23,25 @@ const DefaultDatabaseURL = "sqlite://./data/hitch.db"
 // Config is every setting the server and the CLI read. It is built once by
 // Load and then passed by value or pointer; nothing else reads the environment.
 type Config struct {
-	Listen          string   // HITCH_LISTEN, host:port
-	PublicURL       *url.URL // HITCH_PUBLIC_URL, no trailing slash
-	DatabaseURL     string   // HITCH_DATABASE_URL
-	WorkspaceKey    string   // HITCH_WORKSPACE_KEY
-	WorkspaceName   string   // HITCH_WORKSPACE_NAME, the host product's name shown in the popup
-	WorkspaceSecret []byte   // HITCH_WORKSPACE_SECRET (or the generated file for the embedded default)
-	EncryptionKeys  string   // HITCH_ENCRYPTION_KEYS, "id:base64,..."; empty means the key file
-	KeyFile         string   // key file used when EncryptionKeys is empty (embedded default only)
-	AllowedOrigins  []string // HITCH_ALLOWED_ORIGINS, normalised scheme://host[:port]
-	AppsFile        string   // HITCH_APPS_FILE
-	WebhookURL      string   // HITCH_WEBHOOK_URL
-	WebhookSecret   string   // HITCH_WEBHOOK_SECRET
-	AdminEmail      string   // HITCH_ADMIN_EMAIL
-	AdminPassword   string   // HITCH_ADMIN_PASSWORD
-	Sandbox         bool     // HITCH_SANDBOX or --demo
-	Demo            bool     // --demo (or HITCH_DEMO)
-	LogLevel        string   // HITCH_LOG_LEVEL: debug, info, warn, error
-	LogFormat       string   // HITCH_LOG_FORMAT: text or json
+	Listen          string        // HITCH_LISTEN, host:port
+	PublicURL       *url.URL      // HITCH_PUBLIC_URL, no trailing slash
+	DatabaseURL     string        // HITCH_DATABASE_URL
+	WorkspaceKey    string        // HITCH_WORKSPACE_KEY
+	WorkspaceName   string        // HITCH_WORKSPACE_NAME, the host product's name shown in the popup
+	WorkspaceSecret []byte        // HITCH_WORKSPACE_SECRET (or the generated file for the embedded default)
+	EncryptionKeys  string        // HITCH_ENCRYPTION_KEYS, "id:base64,..."; empty means the key file
+	KeyFile         string        // key file used when EncryptionKeys is empty (embedded default only)
+	AllowedOrigins  []string      // HITCH_ALLOWED_ORIGINS, normalised scheme://host[:port]
+	AppsFile        string        // HITCH_APPS_FILE
+	WebhookURL      string        // HITCH_WEBHOOK_URL
+	WebhookSecret   string        // HITCH_WEBHOOK_SECRET
+	AdminEmail      string        // HITCH_ADMIN_EMAIL
+	AdminPassword   string        // HITCH_ADMIN_PASSWORD
+	ConsoleTTL      time.Duration // HITCH_CONSOLE_SESSION_TTL: how long a console sign-in lasts (default 12h)
+	Sandbox         bool          // HITCH_SANDBOX or --demo
+	Demo            bool          // --demo (or HITCH_DEMO)
+	LogLevel        string        // HITCH_LOG_LEVEL: debug, info, warn, error
+	LogFormat       string        // HITCH_LOG_FORMAT: text or json
 	ShutdownGrace   time.Duration
 
 	// SecretGenerated is true when the workspace secret was created on this start.
@@ -161,6 +162,14 @@ func Load(getenv func(string) string, o Overrides) (*Config, error) {
 		if !strings.HasPrefix(c.WebhookSecret, "whsec_") {
 			return nil, &Error{"HITCH_WEBHOOK_SECRET", "must start with whsec_"}
 		}
+	}
+	c.ConsoleTTL = 12 * time.Hour
+	if v := strings.TrimSpace(getenv("HITCH_CONSOLE_SESSION_TTL")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > 30*24*time.Hour {
+			return nil, &Error{"HITCH_CONSOLE_SESSION_TTL", "must be a duration between 1s and 720h, like 12h or 30m"}
+		}
+		c.ConsoleTTL = d
 	}
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		return nil, &Error{"HITCH_ADMIN_PASSWORD", "HITCH_ADMIN_EMAIL and HITCH_ADMIN_PASSWORD go together"}

@@ -84,6 +84,8 @@ func TestLoadErrors(t *testing.T) {
 		{with("HITCH_LOG_LEVEL", "loud"), "HITCH_LOG_LEVEL"},
 		{with("HITCH_WEBHOOK_URL", "https://h.example/hook"), "HITCH_WEBHOOK_SECRET"},
 		{with("HITCH_ADMIN_EMAIL", "a@b.c"), "HITCH_ADMIN_PASSWORD"},
+		{with("HITCH_CONSOLE_SESSION_TTL", "forever"), "HITCH_CONSOLE_SESSION_TTL"},
+		{with("HITCH_CONSOLE_SESSION_TTL", "100ms"), "HITCH_CONSOLE_SESSION_TTL"},
 	}
 	for _, c := range cases {
 		_, err := Load(env(c.env), Overrides{})

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hitchdev/hitch/internal/appsettings"
 	"github.com/hitchdev/hitch/internal/catalog"
 	"github.com/hitchdev/hitch/internal/events"
 	"github.com/hitchdev/hitch/internal/fault"
@@ -29,6 +30,7 @@ const (
 type Service struct {
 	Store   *store.Store
 	Catalog *catalog.Catalog
+	Apps    *appsettings.Service // console settings: enabled apps and stored OAuth clients; nil: the catalog alone
 	Keys    *secrets.KeyRing
 	OAuth   *oauth.Client
 	Tester  *Tester
@@ -61,9 +63,9 @@ type CreateInput struct {
 // Create validates credentials against the app's catalog form and writes the
 // connection with its connection.created event in one transaction.
 func (s *Service) Create(ctx context.Context, in CreateInput) (store.Connection, error) {
-	app, ok := s.Catalog.Get(in.AppKey)
-	if !ok {
-		return store.Connection{}, fault.New(fault.NotFound, "app_not_found", "No app with key %q exists in the catalog.", in.AppKey)
+	app, err := s.App(ctx, in.AppKey)
+	if err != nil {
+		return store.Connection{}, err
 	}
 	if app.Auth.Type != "apiKey" && app.Auth.Type != "basic" {
 		return store.Connection{}, fault.New(fault.Invalid, "credentials_not_accepted",
@@ -156,8 +158,8 @@ func (s *Service) revoke(ctx context.Context, tenantKey, id string) {
 	if err != nil || c.ArchivedAt != nil || c.AuthType != catalog.AuthOAuth2 || len(c.Credentials) == 0 || s.OAuth == nil {
 		return
 	}
-	app, ok := s.Catalog.Get(c.AppKey)
-	if !ok || app.Auth.RevokeURL == "" {
+	app, _, err := s.Lookup(ctx, c.AppKey)
+	if err != nil || app.Auth.RevokeURL == "" {
 		return
 	}
 	var creds Credentials

@@ -93,19 +93,36 @@ func (s *Service) Start(ctx context.Context, in StartInput) (store.Session, stri
 	return sess, code, nil
 }
 
-// App returns a catalog app that can be connected now: known, and with an
-// OAuth client when it needs one.
+// App returns a catalog app that can be connected now: known, enabled in
+// the console, and with an OAuth client when it needs one.
 func (s *Service) App(ctx context.Context, key string) (*catalog.App, error) {
-	app, ok := s.Catalog.Get(key)
-	if !ok {
-		return nil, fault.New(fault.NotFound, "app_not_found", "No app with key %q exists in the catalog.", key)
+	app, enabled, err := s.Lookup(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if !enabled {
+		return nil, fault.New(fault.Conflict, "app_disabled", "%s is turned off on this Hitch server.", app.Name)
 	}
 	if !app.Sandbox && !app.Configured() {
 		return nil, fault.New(fault.Conflict, "app_not_configured",
-			"%s has no OAuth client configured on this Hitch server; set HITCH_APP_%s_CLIENT_ID and _CLIENT_SECRET.",
+			"%s has no OAuth client configured on this Hitch server; add one in the console or set HITCH_APP_%s_CLIENT_ID and _CLIENT_SECRET.",
 			app.Name, strings.ToUpper(strings.ReplaceAll(app.Key, "-", "_")))
 	}
 	return app, nil
+}
+
+// Lookup returns an app with the console's OAuth client applied and whether
+// it is enabled. Refresh and revoke use it: turning an app off stops new
+// connections, not existing ones.
+func (s *Service) Lookup(ctx context.Context, key string) (*catalog.App, bool, error) {
+	if s.Apps != nil {
+		return s.Apps.Resolve(ctx, key)
+	}
+	app, ok := s.Catalog.Get(key)
+	if !ok {
+		return nil, false, fault.New(fault.NotFound, "app_not_found", "No app with key %q exists in the catalog.", key)
+	}
+	return app, true, nil
 }
 
 // Session returns a session of tenantKey ("" for any), expiring it first

@@ -70,7 +70,7 @@ func (s *Service) Credentials(ctx context.Context, id string) (Credentials, erro
 		// Decide again on the row as leased, and at the time it was leased: it may have been refreshed
 		// since it was read, and the claim may have waited for a lock.
 		now = s.now()
-		_, leasedCreds, f := s.prepare(claimed)
+		_, leasedCreds, f := s.prepare(ctx, claimed)
 		if f == nil && !wantsRefresh(claimed, leasedCreds, now) {
 			if _, err := s.store.ReleaseLease(context.WithoutCancel(ctx), id, owner); err != nil {
 				return Credentials{}, fmt.Errorf("refresh: release %s: %w", id, err)

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hitchdev/hitch/internal/appsettings"
 	"github.com/hitchdev/hitch/internal/catalog"
 	"github.com/hitchdev/hitch/internal/connect"
 	"github.com/hitchdev/hitch/internal/events"
@@ -35,7 +36,9 @@ const (
 type Options struct {
 	Store   *store.Store
 	Catalog *catalog.Catalog
-	Keys    *secrets.KeyRing
+	// Apps applies OAuth clients saved in the console; nil: the catalog alone.
+	Apps *appsettings.Service
+	Keys *secrets.KeyRing
 	// OAuth talks to providers; nil builds one from HTTP and Resolve.
 	OAuth *oauth.Client
 	// HTTP is the outbound client when OAuth is nil; nil means NewHTTPClient.
@@ -61,6 +64,7 @@ type Options struct {
 type Service struct {
 	store       *store.Store
 	catalog     *catalog.Catalog
+	apps        *appsettings.Service
 	keys        *secrets.KeyRing
 	oauth       *oauth.Client
 	now         func() time.Time
@@ -74,7 +78,7 @@ type Service struct {
 // New returns a Service for o, filling defaults.
 func New(o Options) *Service {
 	s := &Service{
-		store: o.Store, catalog: o.Catalog, keys: o.Keys, oauth: o.OAuth, now: o.Now, int63n: o.Int63n,
+		store: o.Store, catalog: o.Catalog, apps: o.Apps, keys: o.Keys, oauth: o.OAuth, now: o.Now, int63n: o.Int63n,
 		log: o.Log, lease: o.Lease, callTimeout: o.CallTimeout, waitPoll: o.WaitPoll,
 	}
 	if s.oauth == nil {
@@ -133,7 +137,7 @@ type failure struct {
 func (s *Service) refreshLeased(ctx context.Context, c store.Connection, owner string) (store.Connection, connect.Credentials, error) {
 	ctx = context.WithoutCancel(ctx)
 	start := s.now()
-	app, creds, f := s.prepare(c)
+	app, creds, f := s.prepare(ctx, c)
 	if f == nil && (creds.RefreshToken == "" || creds.Expiry == nil) {
 		// Nothing to refresh with (or nothing that expires): stop scheduling it.
 		c.NextRefreshAt = nil
@@ -243,11 +247,20 @@ func (s *Service) finish(ctx context.Context, c *store.Connection, owner string,
 }
 
 // prepare finds the connection's app and opens its credentials.
-func (s *Service) prepare(c store.Connection) (*catalog.App, connect.Credentials, *failure) {
+func (s *Service) prepare(ctx context.Context, c store.Connection) (*catalog.App, connect.Credentials, *failure) {
 	var creds connect.Credentials
 	app, ok := s.catalog.Get(c.AppKey)
 	if !ok {
 		return nil, creds, &failure{code: "app_not_found", message: fmt.Sprintf("The app %q is no longer in the catalog.", c.AppKey)}
+	}
+	if s.apps != nil {
+		// A disabled app's connections keep refreshing: turning an app off stops new connections only.
+		resolved, _, err := s.apps.Resolve(ctx, c.AppKey)
+		if err != nil {
+			s.log.Error("app settings cannot be read", "connection", c.ID, "app", c.AppKey, "error", err)
+			return app, creds, &failure{code: "app_settings_unavailable", message: "The app's OAuth client settings could not be read; the refresh will be retried."}
+		}
+		app = resolved
 	}
 	if err := s.keys.OpenJSON(c.Credentials, []byte(c.ID), &creds); err != nil {
 		s.log.Error("stored credentials cannot be opened", "connection", c.ID, "error", err)

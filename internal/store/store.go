@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"net/url"
 	"os"
@@ -77,6 +78,13 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("store: create database directory: %w", err)
+	}
+	// Created private before SQLite opens it: SQLite gives the -wal and -shm files the database file's mode,
+	// and all three hold credentials (sealed) and tenant data.
+	if f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		_ = f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("store: create sqlite file: %w", err)
 	}
 	db, err := sqlx.Open("sqlite", abs+"?"+sqlitePragmas)
 	if err != nil {

@@ -97,8 +97,18 @@ func TestOpenSQLiteCreatesPrivateDirectory(t *testing.T) {
 	if err := s.Ping(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join("data", "nested", "hitch.db")); err != nil {
-		t.Errorf("database file not created: %v", err)
+	if _, err := s.DB().Exec("CREATE TABLE canary (x INTEGER)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"hitch.db", "hitch.db-wal", "hitch.db-shm"} {
+		fi, err := os.Stat(filepath.Join("data", "nested", name))
+		if err != nil {
+			t.Errorf("%s not created: %v", name, err)
+			continue
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s has mode %v, want no group/other access", name, perm)
+		}
 	}
 }
 
@@ -128,8 +138,8 @@ func TestMigrate(t *testing.T) {
 			t.Fatalf("second Migrate: %v", err)
 		}
 		v, err := s.MigrationVersion(ctx)
-		if err != nil || v != 2 {
-			t.Fatalf("MigrationVersion() = %d, %v; want 2", v, err)
+		if err != nil || v != 4 {
+			t.Fatalf("MigrationVersion() = %d, %v; want 4", v, err)
 		}
 		for _, table := range []string{"tenants", "connections", "connect_sessions", "events", "webhook_endpoints",
 			"webhook_deliveries", "webhook_attempts", "app_settings", "admins", "refresh_attempts"} {

@@ -5,49 +5,21 @@
 // Run: npm run e2e (needs Go and /usr/bin/chromium; scripts/test installs chromium when missing).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { chromium } from 'playwright-core';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const SHOTS = path.join(ROOT, 'test-results', 'screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const run = promisify(execFile);
+import { SHOTS, freePort, launchChromium, run, sleep, startHitch } from './harness.mjs';
 
 /** Everything before() sets up and after() tears down. */
 const env = {
-  tmp: '',
-  bin: '',
+  hitchServer: null, // startHitch()'s handle
   hitch: '', // http://127.0.0.1:PORT, the Hitch origin
   host: '', // the plain host page's origin
   coopHost: '', // the host page that sends Cross-Origin-Opener-Policy: same-origin
   evil: '', // an origin nobody allowed, for forged messages
   token: '',
-  server: null,
   servers: [],
-  log: [],
   browser: null,
 };
-
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((res) => s.listen(0, '127.0.0.1', res));
-  const { port } = s.address();
-  await new Promise((res) => s.close(res));
-  return port;
-}
-
-/** Environment for the hitch binary: the caller's, minus any HITCH_* that could point it elsewhere. */
-function hitchEnv(extra) {
-  const e = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HITCH_')) e[k] = v;
-  return { ...e, HITCH_DATABASE_URL: `sqlite://${env.tmp}/hitch.db`, HITCH_LOG_LEVEL: 'info', ...extra };
-}
 
 /** A host page as a customer's app would serve it: the SDK by script tag, the token rendered by its backend. */
 function hostPage(title) {
@@ -97,21 +69,7 @@ async function startHost(title, headers = {}) {
   return `http://127.0.0.1:${port}`;
 }
 
-async function waitReady(url, ms) {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (env.server.exitCode != null) throw new Error('hitch exited:\n' + logTail());
-    try {
-      const r = await fetch(url);
-      if (r.ok) return;
-    } catch {}
-    if (Date.now() > end) throw new Error(`${url} not ready after ${ms} ms:\n` + logTail());
-    await sleep(100);
-  }
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const logTail = () => env.log.join('').split('\n').slice(-40).join('\n');
+const logTail = () => env.hitchServer?.logTail() ?? '';
 
 /** Calls the JSON API from Node as the host's backend would (no Origin header). */
 async function api(method, p) {
@@ -123,48 +81,23 @@ async function api(method, p) {
 
 before(async () => {
   const t0 = Date.now();
-  env.tmp = await mkdtemp(path.join(os.tmpdir(), 'hitch-e2e-'));
-  await mkdir(SHOTS, { recursive: true });
-  env.bin = path.join(env.tmp, 'hitch');
-  await run('go', ['build', '-o', env.bin, './cmd/hitch'], { cwd: ROOT });
-  const tBuild = Date.now();
-
   env.host = await startHost('Host app');
   env.coopHost = await startHost('Host app (COOP)', { 'Cross-Origin-Opener-Policy': 'same-origin' });
   env.evil = await startHost('Someone else');
-  const port = await freePort();
-  env.hitch = `http://127.0.0.1:${port}`;
-  env.server = spawn(env.bin, ['serve', '--demo'], {
-    cwd: env.tmp,
-    env: hitchEnv({ HITCH_LISTEN: `127.0.0.1:${port}`, HITCH_ALLOWED_ORIGINS: `${env.host},${env.coopHost}` }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  env.server.stdout.on('data', (b) => env.log.push(String(b)));
-  env.server.stderr.on('data', (b) => env.log.push(String(b)));
-  await waitReady(env.hitch + '/readyz', 30_000);
-  const { stdout } = await run(env.bin, ['token', '--tenant', 'e2e', '--name', 'E2E Inc.'], { cwd: env.tmp, env: hitchEnv() });
+  env.hitchServer = await startHitch({ HITCH_ALLOWED_ORIGINS: `${env.host},${env.coopHost}` });
+  env.hitch = env.hitchServer.url;
+  const tBuild = Date.now();
+  const { stdout } = await run(env.hitchServer.bin, ['token', '--tenant', 'e2e', '--name', 'E2E Inc.'], { cwd: env.hitchServer.tmp, env: env.hitchServer.env() });
   env.token = stdout.trim();
   assert.match(env.token, /^\S{20,}$/);
-
-  env.browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true, // playwright adds --headless and a fresh temporary --user-data-dir itself
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  console.log(`setup: go build ${tBuild - t0} ms, server + browser ${Date.now() - tBuild} ms (chromium ${env.browser.version()})`);
+  env.browser = await launchChromium();
+  console.log(`setup: go build + server ${tBuild - t0} ms, browser ${Date.now() - tBuild} ms (chromium ${env.browser.version()})`);
 });
 
 after(async () => {
   await env.browser?.close().catch(() => {});
-  if (env.server && env.server.exitCode == null) {
-    env.server.kill('SIGTERM');
-    await new Promise((res) => {
-      const t = setTimeout(() => (env.server.kill('SIGKILL'), res()), 5000);
-      env.server.once('exit', () => (clearTimeout(t), res()));
-    });
-  }
+  await env.hitchServer?.stop();
   for (const s of env.servers) s.close();
-  if (env.tmp) await rm(env.tmp, { recursive: true, force: true });
 });
 
 /** A test body with a fresh browser context (own cookies); prints the server log tail when it fails. */

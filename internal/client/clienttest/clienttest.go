@@ -4,6 +4,7 @@
 package clienttest
 
 import (
+	"context"
 	"fmt"
 	"html"
 	"io"
@@ -17,7 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/hitchdev/hitch/handlers"
+	"github.com/hitchdev/hitch/internal/admin"
 	"github.com/hitchdev/hitch/internal/auth"
 	"github.com/hitchdev/hitch/internal/catalog"
 	"github.com/hitchdev/hitch/internal/config"
@@ -35,18 +39,40 @@ const (
 
 // Server is a running Hitch.
 type Server struct {
-	URL    string
-	Store  *store.Store
-	Issuer *auth.Issuer
+	URL     string
+	Store   *store.Store
+	Issuer  *auth.Issuer
+	Keys    *secrets.KeyRing
+	Catalog *catalog.Catalog
 
+	now func() time.Time
 	t   testing.TB
 	srv *httptest.Server
+}
+
+// Options change the server Start runs.
+type Options struct {
+	Flavor     string           // store.FlavorSQLite (default) or store.FlavorPostgres
+	Now        func() time.Time // the server's clock; nil: time.Now
+	ConsoleTTL time.Duration    // console sign-in lifetime; 0: 12h
 }
 
 // Start runs a Hitch server with the sandbox apps until the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := storetest.Open(t, store.FlavorSQLite)
+	return StartWith(t, Options{})
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, o Options) *Server {
+	t.Helper()
+	if o.Flavor == "" {
+		o.Flavor = store.FlavorSQLite
+	}
+	if o.ConsoleTTL == 0 {
+		o.ConsoleTTL = 12 * time.Hour
+	}
+	s := storetest.Open(t, o.Flavor)
 	spec, err := secrets.Generate("k1")
 	if err != nil {
 		t.Fatal(err)
@@ -65,12 +91,40 @@ func Start(t testing.TB) *Server {
 	}
 	srv := httptest.NewUnstartedServer(nil)
 	pub, _ := url.Parse("http://" + srv.Listener.Addr().String())
-	cfg := &config.Config{PublicURL: pub, WorkspaceKey: WorkspaceKey, WorkspaceName: "Acme", WorkspaceSecret: []byte(Secret), Sandbox: true}
+	cfg := &config.Config{PublicURL: pub, WorkspaceKey: WorkspaceKey, WorkspaceName: "Acme", WorkspaceSecret: []byte(Secret), Sandbox: true, ConsoleTTL: o.ConsoleTTL}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv.Config.Handler = handlers.New(handlers.Deps{Config: cfg, Store: s, Catalog: cat, Keys: keys, Issuer: issuer, Log: log})
+	srv.Config.Handler = handlers.New(handlers.Deps{Config: cfg, Store: s, Catalog: cat, Keys: keys, Issuer: issuer, Log: log, Now: o.Now, BcryptCost: bcrypt.MinCost})
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &Server{URL: srv.URL, Store: s, Issuer: issuer, t: t, srv: srv}
+	return &Server{URL: srv.URL, Store: s, Issuer: issuer, Keys: keys, Catalog: cat, now: o.Now, t: t, srv: srv}
+}
+
+// Admin creates a console account and returns its email and password.
+func (s *Server) Admin(email string) (string, string) {
+	s.t.Helper()
+	password := "correct horse battery staple"
+	a := &admin.Accounts{Store: s.Store, Cost: bcrypt.MinCost, Now: s.now}
+	if _, err := a.Create(context.Background(), email, password); err != nil {
+		s.t.Fatal(err)
+	}
+	return email, password
+}
+
+// SignIn signs b in to the console as a new account with this email.
+func (s *Server) SignIn(b *Browser, email string) {
+	s.t.Helper()
+	email, password := s.Admin(email)
+	login, err := b.Get(s.URL + "/console/login")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	p, err := b.PostForm(s.URL+"/console/login", url.Values{"email": {email}, "password": {password}, "csrf": {login.CSRF()}})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if p.Status != http.StatusOK || strings.Contains(p.URL, "/console/login") {
+		s.t.Fatalf("sign-in landed on %s (HTTP %d)", p.URL, p.Status)
+	}
 }
 
 // Token mints a tenant token.
@@ -112,8 +166,8 @@ func (b *Browser) ConnectAPIKey(link, key string) error {
 	if err != nil {
 		return err
 	}
-	if !strings.Contains(p.url, "/app/sandbox-apikey") {
-		return fmt.Errorf("link landed on %s (%d), not the sandbox-apikey page", p.url, p.status)
+	if !strings.Contains(p.URL, "/app/sandbox-apikey") {
+		return fmt.Errorf("link landed on %s (%d), not the sandbox-apikey page", p.URL, p.Status)
 	}
 	action, vals, err := p.form()
 	if err != nil {
@@ -124,8 +178,8 @@ func (b *Browser) ConnectAPIKey(link, key string) error {
 	if err != nil {
 		return err
 	}
-	if res.status != http.StatusOK {
-		return fmt.Errorf("submitting the key: HTTP %d", res.status)
+	if res.Status != http.StatusOK {
+		return fmt.Errorf("submitting the key: HTTP %d", res.Status)
 	}
 	return nil
 }
@@ -137,8 +191,8 @@ func (b *Browser) ConnectOAuth(link, decision string) error {
 	if err != nil {
 		return err
 	}
-	if !strings.Contains(p.url, "/app/sandbox-oauth") {
-		return fmt.Errorf("link landed on %s (%d), not the sandbox-oauth page", p.url, p.status)
+	if !strings.Contains(p.URL, "/app/sandbox-oauth") {
+		return fmt.Errorf("link landed on %s (%d), not the sandbox-oauth page", p.URL, p.Status)
 	}
 	action, vals, err := p.form()
 	if err != nil {
@@ -148,8 +202,8 @@ func (b *Browser) ConnectOAuth(link, decision string) error {
 	if err != nil {
 		return err
 	}
-	if !strings.Contains(prov.url, "/sandbox/oauth/authorize") {
-		return fmt.Errorf("consent went to %s (%d), not the provider", prov.url, prov.status)
+	if !strings.Contains(prov.URL, "/sandbox/oauth/authorize") {
+		return fmt.Errorf("consent went to %s (%d), not the provider", prov.URL, prov.Status)
 	}
 	action, vals, err = prov.form()
 	if err != nil {
@@ -160,17 +214,40 @@ func (b *Browser) ConnectOAuth(link, decision string) error {
 	if err != nil {
 		return err
 	}
-	if res.status != http.StatusOK {
-		return fmt.Errorf("after the provider: HTTP %d at %s", res.status, res.url)
+	if res.Status != http.StatusOK {
+		return fmt.Errorf("after the provider: HTTP %d at %s", res.Status, res.URL)
 	}
 	return nil
 }
 
-type page struct {
-	status int
-	url    string
-	body   string
+// Page is a response as the browser saw it after redirects.
+type Page struct {
+	Status int
+	URL    string // the final URL
+	Body   string
 }
+
+type page = Page
+
+var csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// CSRF is the first CSRF token in the page's forms, "" when none.
+func (p Page) CSRF() string {
+	m := csrfRe.FindStringSubmatch(p.Body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
+
+// Get loads a page, following redirects.
+func (b *Browser) Get(u string) (Page, error) { return b.get(u) }
+
+// PostForm posts a form, following redirects (a 303 becomes a GET).
+func (b *Browser) PostForm(u string, form url.Values) (Page, error) { return b.post(u, form) }
+
+// Client is the browser's HTTP client, for requests the helpers do not cover.
+func (b *Browser) Client() *http.Client { return b.c }
 
 func (b *Browser) get(u string) (page, error) {
 	res, err := b.c.Get(u)
@@ -205,7 +282,7 @@ var (
 // form returns the page's main POST form (to /app/... on Hitch, or the
 // provider's authorize endpoint), not its Cancel form.
 func (p page) form() (string, url.Values, error) {
-	for _, f := range formRe.FindAllString(p.body, -1) {
+	for _, f := range formRe.FindAllString(p.Body, -1) {
 		m := actionRe.FindStringSubmatch(f)
 		if m == nil || !strings.Contains(f, `method="post"`) {
 			continue
@@ -214,7 +291,7 @@ func (p page) form() (string, url.Values, error) {
 		if !strings.Contains(act, "/app/") && !strings.HasSuffix(act, "authorize") {
 			continue
 		}
-		base, _ := url.Parse(p.url)
+		base, _ := url.Parse(p.URL)
 		action, err := base.Parse(act)
 		if err != nil {
 			return "", nil, err
@@ -232,5 +309,5 @@ func (p page) form() (string, url.Values, error) {
 		}
 		return action.String(), vals, nil
 	}
-	return "", nil, fmt.Errorf("no main POST form on %s (HTTP %d)", p.url, p.status)
+	return "", nil, fmt.Errorf("no main POST form on %s (HTTP %d)", p.URL, p.Status)
 }
