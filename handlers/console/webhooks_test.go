@@ -140,7 +140,7 @@ func TestWebhooksUpdateAndRotate(t *testing.T) {
 		t.Fatal("saving without the enabled box did not update and disable the endpoint")
 	}
 	list := appsGet(t, b, srv.URL+"/console/webhooks", http.StatusOK)
-	if !strings.Contains(list.Body, "Disabled") || !strings.Contains(list.Body, "disabled through the API") {
+	if !strings.Contains(list.Body, "Disabled") || !strings.Contains(list.Body, "disabled by an admin") {
 		t.Fatal("the list does not show the disabled state with its reason")
 	}
 	on := appsPost(t, b, detail, url.Values{"url": {"https://hooks.example.com/v2"}, "enabled": {"true"}, "csrf": {p.CSRF()}}, http.StatusOK)

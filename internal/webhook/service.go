@@ -239,10 +239,10 @@ func (s *Service) UpdateEndpoint(ctx context.Context, id string, p EndpointPatch
 			e.Description = desc
 		}
 		if p.Enabled != nil && !*p.Enabled && e.DisabledAt == nil {
-			if _, err := q.DisableWebhookEndpoint(ctx, e.ID, "disabled through the API", now); err != nil {
+			if _, err := q.DisableWebhookEndpoint(ctx, e.ID, "disabled by an admin", now); err != nil {
 				return err
 			}
-			e.DisabledAt, e.DisabledReason = &now, "disabled through the API"
+			e.DisabledAt, e.DisabledReason = &now, "disabled by an admin"
 		}
 		if p.Enabled != nil && *p.Enabled {
 			e.DisabledAt, e.DisabledReason = nil, ""
