@@ -233,6 +233,16 @@ e2e('console: apps settings, CSRF refusal, sign-out and signed-out access', asyn
   assert.equal(apps.items[0].key, 'hubspot');
   assert.equal(apps.items[0].configured, true, 'the console client configures the app');
 
+  await page.goto(env.url + '/console/connections/new?tenant=acme');
+  await page.getByRole('button', { name: 'Create connect link' }).waitFor();
+  await shot(page, 'console-17-connection-new.png');
+  await page.goto(env.url + '/console/connections');
+  await shot(page, 'console-18-connections.png');
+  const missing = await page.goto(env.url + '/console/connections/con_nosuchthing');
+  assert.equal(missing.status(), 404);
+  await page.getByRole('heading', { name: 'Not found' }).waitFor();
+  await shot(page, 'console-19-not-found.png');
+
   // A form post without the token is refused, and nothing changes.
   const status = await page.evaluate(async () => {
     const r = await fetch('/console/apps/hubspot/enabled', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'enabled=false' });
