@@ -52,8 +52,9 @@ type Handler struct {
 	LoginLimit rate.Limit
 	LoginBurst int
 
-	limiter *echomw.RateLimiterMemoryStore
-	origins *http.CrossOriginProtection
+	limiter    *echomw.RateLimiterMemoryStore
+	origins    *http.CrossOriginProtection
+	aggregates aggregateCache // the dashboard's slow figures, briefly reused
 }
 
 // cookieName is the console's session cookie, scoped to /console so the API

@@ -50,11 +50,50 @@ func (h *Handler) registerDashboard(g *echo.Group) {
 
 // dashboardData is what the dashboard reads from the store.
 type dashboardData struct {
+	aggregates
+	broken []store.Connection // the latest disconnected connections
+	asOf   time.Time          // when the aggregates were read; zero when live
+}
+
+// aggregates are the dashboard's whole-table figures: the part whose cost
+// grows with the tables.
+type aggregates struct {
 	counts  store.ConnectionCounts
 	byApp   []store.AppCount
 	funnel  []store.SessionDay
 	refresh []store.RefreshDay
-	broken  []store.Connection // the latest disconnected connections
+}
+
+// Aggregates that take longer than slowAggregates to read are reused for
+// aggregateTTL: on a small install the dashboard is always live, on a large
+// one (100,000 connections) it costs one read per half minute per process
+// instead of one per view. The attention list is always live.
+const (
+	slowAggregates = 50 * time.Millisecond
+	aggregateTTL   = 30 * time.Second
+)
+
+// aggregateCache holds the last slow aggregates of this process.
+type aggregateCache struct {
+	mu    sync.Mutex
+	since time.Time // the window they cover
+	at    time.Time // when they were read
+	v     aggregates
+}
+
+func (a *aggregateCache) get(since, now time.Time) (aggregates, time.Time, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.at.IsZero() || !a.since.Equal(since) || now.Sub(a.at) >= aggregateTTL || now.Before(a.at) {
+		return aggregates{}, time.Time{}, false
+	}
+	return a.v, a.at, true
+}
+
+func (a *aggregateCache) put(since, at time.Time, v aggregates) {
+	a.mu.Lock()
+	a.since, a.at, a.v = since, at, v
+	a.mu.Unlock()
 }
 
 // loadDashboard runs the dashboard's independent queries side by side: the
@@ -68,14 +107,25 @@ func (h *Handler) loadDashboard(ctx context.Context, since, now time.Time) (dash
 	run := func(i int, fn func() error) {
 		wg.Go(func() { errs[i] = fn() })
 	}
-	run(0, func() (err error) {
-		d.counts, d.byApp, err = h.Store.TallyConnections(ctx)
-		d.byApp = d.byApp[:min(len(d.byApp), dashboardTopApps)]
-		return
-	})
-	run(1, func() (err error) { d.funnel, err = h.Store.SessionFunnel(ctx, since, now); return })
-	run(2, func() (err error) { d.refresh, err = h.Store.RefreshActivity(ctx, since); return })
-	run(3, func() (err error) { d.broken, err = h.Store.RecentlyDisconnected(ctx, dashboardAttention); return })
+	run(0, func() (err error) { d.broken, err = h.Store.RecentlyDisconnected(ctx, dashboardAttention); return })
+	cached, at, ok := h.aggregates.get(since, now)
+	if ok {
+		d.aggregates, d.asOf = cached, at
+	} else {
+		start := time.Now()
+		run(1, func() (err error) {
+			d.counts, d.byApp, err = h.Store.TallyConnections(ctx)
+			d.byApp = d.byApp[:min(len(d.byApp), dashboardTopApps)]
+			return
+		})
+		run(2, func() (err error) { d.funnel, err = h.Store.SessionFunnel(ctx, since, now); return })
+		run(3, func() (err error) { d.refresh, err = h.Store.RefreshActivity(ctx, since); return })
+		defer func() {
+			if errs[1] == nil && errs[2] == nil && errs[3] == nil && time.Since(start) > slowAggregates {
+				h.aggregates.put(since, now, d.aggregates)
+			}
+		}()
+	}
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
@@ -93,7 +143,7 @@ func (h *Handler) dashboard(c echo.Context) error {
 		return err
 	}
 
-	p := views.DashboardPage{Page: h.page(c, "Dashboard", views.SectionDashboard), WindowDays: dashboardDays}
+	p := views.DashboardPage{Page: h.page(c, "Dashboard", views.SectionDashboard), WindowDays: dashboardDays, AsOf: d.asOf}
 	p.Stats.Active, p.Stats.Disconnected, p.Stats.Archived = d.counts.Active, d.counts.Disconnected, d.counts.Archived
 
 	sessions := make([]views.DayCounts, len(d.funnel))

@@ -10,6 +10,9 @@ type DashboardPage struct {
 	Page
 	Stats      DashboardStats
 	WindowDays int // days the charts and rates cover
+	// AsOf is when the tiles and charts were read when they are a recent copy
+	// (large installs); zero when they are live.
+	AsOf time.Time
 
 	Sessions  StackedBars // connect sessions per day by outcome
 	Refreshes StackedBars // refresh attempts per day by outcome
@@ -120,4 +123,13 @@ func countOf(n int, one, many string) string {
 		return "1 " + one
 	}
 	return Thousands(n) + " " + many
+}
+
+// dashboardLede says what the page covers and, for a recent copy, how old it is.
+func dashboardLede(p DashboardPage) string {
+	s := "Every tenant's connections at a glance. Rates and charts cover the last " + strconv.Itoa(p.WindowDays) + " days (UTC)."
+	if !p.AsOf.IsZero() {
+		s += " Figures as of " + p.AsOf.UTC().Format("15:04:05") + " UTC; the list of disconnected connections is live."
+	}
+	return s
 }
