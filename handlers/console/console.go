@@ -82,6 +82,13 @@ func (h *Handler) Register(e *echo.Echo) {
 	}
 	h.limiter = echomw.NewRateLimiterMemoryStoreWithConfig(echomw.RateLimiterMemoryStoreConfig{Rate: limit, Burst: burst, ExpiresIn: 30 * time.Minute})
 	h.origins = http.NewCrossOriginProtection()
+	// Behind a proxy that rewrites Host, a browser without Sec-Fetch-Site is judged by Origin against Host;
+	// Hitch's public origin is always same-site with itself.
+	if u, err := url.Parse(h.PublicURL); err == nil && u.Host != "" {
+		if err := h.origins.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
+			h.Log.Warn("console: public URL not trusted for CSRF origin checks", "error", err)
+		}
+	}
 
 	g := e.Group("/console", h.pages, h.csrf)
 	g.GET("/login", h.loginForm)
