@@ -63,13 +63,20 @@ const cookieName = "hitch_console"
 
 // NewCookieStore returns the console's session store: values are
 // authenticated (hashKey) and encrypted (blockKey), the cookie is HttpOnly,
-// SameSite=Lax and Secure on https.
+// SameSite=Lax and Secure on https. The cookie outlives the sign-in by
+// cookieGrace so that an expired sign-in can be told apart from none and
+// the sign-in page can say so; the sign-in's own lifetime is checked on
+// every request from the time stored inside.
 func NewCookieStore(hashKey, blockKey []byte, ttl time.Duration, secure bool) *sessions.CookieStore {
+	maxAge := int((ttl + cookieGrace).Seconds())
 	cs := sessions.NewCookieStore(hashKey, blockKey)
-	cs.Options = &sessions.Options{Path: "/console", MaxAge: int(ttl.Seconds()), HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
-	cs.MaxAge(int(ttl.Seconds())) // also bounds the signed timestamp inside the value
+	cs.Options = &sessions.Options{Path: "/console", MaxAge: maxAge, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
+	cs.MaxAge(maxAge) // also bounds the signed timestamp inside the value
 	return cs
 }
+
+// cookieGrace is how long the cookie outlives the longest sign-in.
+const cookieGrace = 12 * time.Hour
 
 // Register mounts the console under /console.
 func (h *Handler) Register(e *echo.Echo) {

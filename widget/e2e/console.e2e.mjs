@@ -264,3 +264,31 @@ e2e('console: apps settings, CSRF refusal, sign-out and signed-out access', asyn
   assert.equal(new URL(stranger.url()).pathname, '/console/login');
   await stranger.context().close();
 });
+
+test('console: a sign-in ends after HITCH_CONSOLE_SESSION_TTL', async () => {
+  // Its own server, with a 3-second sign-in lifetime.
+  const short = await startHitch({ HITCH_CONSOLE_SESSION_TTL: '3s' });
+  const context = await env.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  try {
+    const log = short.log();
+    const email = /email:\s+(\S+)/.exec(log)?.[1];
+    const password = /password:\s+(\S+)/.exec(log)?.[1];
+    const page = await context.newPage();
+    await page.goto(short.url + '/console/tenants');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL((u) => u.pathname === '/console/tenants');
+    await sleep(3500);
+    await page.goto(short.url + '/console/connections');
+    assert.equal(new URL(page.url()).pathname, '/console/login', 'an expired sign-in reaches the sign-in page');
+    await page.getByText('Your session has expired').waitFor();
+    await shot(page, 'console-20-session-expired.png');
+  } catch (e) {
+    console.error(short.logTail());
+    throw e;
+  } finally {
+    await context.close();
+    await short.stop();
+  }
+});
