@@ -258,13 +258,13 @@ func (h *Handler) listConnections(c echo.Context) error {
 	if len(f.Search) > 255 || len(f.AppKey) > 255 {
 		return middleware.BadRequest("invalid_query", "search and appKey are at most 255 characters.")
 	}
-	rows, next, err := h.Store.ListConnections(c.Request().Context(), f)
+	rows, next, err := h.Store.ListConnectionSummaries(c.Request().Context(), f)
 	if err != nil {
 		return cursorError(err)
 	}
 	items := make([]connect.Connection, len(rows))
 	for i, r := range rows {
-		items[i] = connect.View(r)
+		items[i] = connect.ViewSummary(r)
 	}
 	return c.JSON(http.StatusOK, page{Items: items, Cursor: cursorValue(next)})
 }

@@ -26,6 +26,29 @@ type Connection struct {
 	LeaseUntil                            *time.Time
 }
 
+// ConnectionSummary is the part of a connection that lists show: everything but the sealed credentials,
+// their key id, the access token's expiry and the refresh lease. ListConnectionSummaries reads only these
+// columns, so a page never carries a ciphertext out of the database.
+type ConnectionSummary struct {
+	ID, TenantKey, AppKey, Name, AuthType    string
+	Input                                    map[string]string // may be nil when the connection has none
+	Disconnected                             bool
+	ErrorCode, ErrorMessage                  string
+	CreatedAt, UpdatedAt                     time.Time
+	ArchivedAt, LastRefreshAt, NextRefreshAt *time.Time
+	RetryAttempts                            int
+}
+
+// Summary returns the listed part of c.
+func (c *Connection) Summary() ConnectionSummary {
+	return ConnectionSummary{
+		ID: c.ID, TenantKey: c.TenantKey, AppKey: c.AppKey, Name: c.Name, AuthType: c.AuthType,
+		Input: c.Input, Disconnected: c.Disconnected, ErrorCode: c.ErrorCode, ErrorMessage: c.ErrorMessage,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, ArchivedAt: c.ArchivedAt,
+		LastRefreshAt: c.LastRefreshAt, NextRefreshAt: c.NextRefreshAt, RetryAttempts: c.RetryAttempts,
+	}
+}
+
 // ConnectionFilter selects connections for ListConnections and CountConnections.
 type ConnectionFilter struct {
 	TenantKey       string // "" means every tenant (admin)
@@ -108,11 +131,9 @@ func (q *Queries) scanConnections(ctx context.Context, query string, args ...any
 }
 
 func (r *connectionRow) connection() (Connection, error) {
-	input := map[string]string{}
-	if r.Input == "{}" || r.Input == "" {
-		// Most connections have no input; skip the decoder.
-	} else if err := json.Unmarshal([]byte(r.Input), &input); err != nil {
-		return Connection{}, fmt.Errorf("store: decode input of connection %s: %w", r.ID, err)
+	input, err := decodeInput(r.ID, r.Input)
+	if err != nil {
+		return Connection{}, err
 	}
 	return Connection{
 		ID: r.ID, TenantKey: r.TenantKey, AppKey: r.AppKey, Name: r.Name, AuthType: r.AuthType,
@@ -224,6 +245,86 @@ func (q *Queries) ListConnections(ctx context.Context, f ConnectionFilter) ([]Co
 		out[i] = conn
 	}
 	return out, next, nil
+}
+
+// summaryColumns are the columns of ConnectionSummary, in scanSummaries' order.
+const summaryColumns = `id, tenant_key, app_key, name, auth_type, input, disconnected, error_code, error_message,
+	created_at, updated_at, archived_at, last_refresh_at, next_refresh_at, retry_attempts`
+
+// ListConnectionSummaries is ListConnections without the columns a list never shows (see
+// ConnectionSummary): the API's list path, and its hottest query.
+func (q *Queries) ListConnectionSummaries(ctx context.Context, f ConnectionFilter) ([]ConnectionSummary, string, error) {
+	limit := clampLimit(f.Limit)
+	c := connectionConds(f)
+	if f.Cursor != "" {
+		before, err := decodeIDCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		c.add("id < ?", before)
+	}
+	query := "SELECT " + summaryColumns + " FROM connections" + c.where() + " ORDER BY id DESC LIMIT ?"
+	out, err := q.scanSummaries(ctx, limit+1, query, append(c.args, limit+1)...)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = encodeCursor(out[limit-1].ID)
+	}
+	return out, next, nil
+}
+
+// scanSummaries reads rows of summaryColumns with a plain Scan straight into the result (no sqlx
+// reflection, no intermediate row type).
+func (q *Queries) scanSummaries(ctx context.Context, capacity int, query string, args ...any) ([]ConnectionSummary, error) {
+	rows, err := q.db.QueryContext(ctx, q.db.Rebind(query), args...)
+	if err != nil {
+		return nil, q.wrap("list connections", err)
+	}
+	defer rows.Close()
+	out := make([]ConnectionSummary, 0, capacity)
+	var (
+		input                              string
+		errorCode, errorMessage            sql.NullString
+		created, updated                   int64
+		archived, lastRefresh, nextRefresh sql.NullInt64
+	)
+	for rows.Next() {
+		out = append(out, ConnectionSummary{})
+		r := &out[len(out)-1]
+		if err := rows.Scan(&r.ID, &r.TenantKey, &r.AppKey, &r.Name, &r.AuthType, &input, &r.Disconnected,
+			&errorCode, &errorMessage, &created, &updated, &archived, &lastRefresh, &nextRefresh,
+			&r.RetryAttempts); err != nil {
+			return nil, q.wrap("list connections", err)
+		}
+		if input != "{}" && input != "" {
+			if r.Input, err = decodeInput(r.ID, input); err != nil {
+				return nil, err
+			}
+		}
+		r.ErrorCode, r.ErrorMessage = errorCode.String, errorMessage.String
+		r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
+		r.ArchivedAt, r.LastRefreshAt, r.NextRefreshAt = fromNullMicros(archived), fromNullMicros(lastRefresh),
+			fromNullMicros(nextRefresh)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, q.wrap("list connections", err)
+	}
+	return out, nil
+}
+
+// decodeInput reads a connection's input column; most connections have none, which skips the decoder.
+func decodeInput(id, raw string) (map[string]string, error) {
+	input := map[string]string{}
+	if raw == "{}" || raw == "" {
+		return input, nil
+	}
+	if err := json.Unmarshal([]byte(raw), &input); err != nil {
+		return nil, fmt.Errorf("store: decode input of connection %s: %w", id, err)
+	}
+	return input, nil
 }
 
 // CountConnections counts the connections a filter selects, ignoring Limit and Cursor.

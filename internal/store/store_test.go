@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -436,6 +437,11 @@ func TestConnectionFilters(t *testing.T) {
 		big := mustConnection(t, s, "Big_Corp", "slack")
 
 		gmail.Disconnected = true
+		gmail.ErrorCode, gmail.ErrorMessage = "invalid_grant", "The refresh token was revoked."
+		gmail.LastRefreshAt, gmail.NextRefreshAt = ptr(t0.Add(time.Minute)), ptr(t0.Add(time.Hour))
+		gmail.AccessExpiresAt, gmail.RetryAttempts = ptr(t0.Add(time.Hour)), 3
+		gmail.LeaseOwner, gmail.LeaseUntil = "w1", ptr(t0.Add(time.Second))
+		gmail.Input = map[string]string{}
 		if err := s.UpdateConnection(ctx, &gmail); err != nil {
 			t.Fatal(err)
 		}
@@ -477,6 +483,20 @@ func TestConnectionFilters(t *testing.T) {
 			n, err := s.CountConnections(ctx, tt.f)
 			if err != nil || n != len(tt.want) {
 				t.Errorf("%s: CountConnections = %d, %v; want %d", tt.name, n, err, len(tt.want))
+			}
+			// The list projection selects the same rows and the same listed fields.
+			sums, next, err := s.ListConnectionSummaries(ctx, tt.f)
+			if err != nil || next != "" || len(sums) != len(got) {
+				t.Fatalf("%s: ListConnectionSummaries = %d rows, next %q, %v; want %d rows", tt.name, len(sums), next, err, len(got))
+			}
+			for i := range got {
+				want := got[i].Summary()
+				if len(want.Input) == 0 {
+					want.Input = nil
+				}
+				if !reflect.DeepEqual(sums[i], want) {
+					t.Errorf("%s: summary %d\n got %+v\nwant %+v", tt.name, i, sums[i], want)
+				}
 			}
 		}
 	})
@@ -538,6 +558,10 @@ func TestConnectionPagination(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			sums, sumNext, err := s.ListConnectionSummaries(ctx, store.ConnectionFilter{TenantKey: "acme", Limit: 100, Cursor: cursor})
+			if err != nil || sumNext != next || len(sums) != len(list) || len(sums) > 0 && sums[0].ID != list[0].ID {
+				t.Fatalf("page %d: summaries (%d rows, next %q, %v) differ from the full rows (%d, %q)", page, len(sums), sumNext, err, len(list), next)
+			}
 			sizes = append(sizes, len(list))
 			for _, c := range list {
 				if seen[c.ID] {
@@ -588,6 +612,9 @@ func TestInvalidCursor(t *testing.T) {
 		for _, cursor := range []string{"!!!", "a b", "Zm9v=", "J29yICcxJz0nMSc" /* "'or '1'='1" */, "4oCU"} {
 			if _, _, err := s.ListConnections(ctx, store.ConnectionFilter{Cursor: cursor}); !errors.Is(err, store.ErrInvalidCursor) {
 				t.Errorf("ListConnections(cursor %q) = %v, want ErrInvalidCursor", cursor, err)
+			}
+			if _, _, err := s.ListConnectionSummaries(ctx, store.ConnectionFilter{Cursor: cursor}); !errors.Is(err, store.ErrInvalidCursor) {
+				t.Errorf("ListConnectionSummaries(cursor %q) = %v, want ErrInvalidCursor", cursor, err)
 			}
 			if _, _, err := s.ListEvents(ctx, store.EventFilter{Cursor: cursor}); !errors.Is(err, store.ErrInvalidCursor) {
 				t.Errorf("ListEvents(cursor %q) = %v, want ErrInvalidCursor", cursor, err)
