@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -263,8 +264,11 @@ func (q *Queries) ListConnectionSummaries(ctx context.Context, f ConnectionFilte
 		}
 		c.add("id < ?", before)
 	}
-	query := "SELECT " + summaryColumns + " FROM connections" + c.where() + " ORDER BY id DESC LIMIT ?"
-	out, err := q.scanSummaries(ctx, limit+1, query, append(c.args, limit+1)...)
+	// The page size is part of the text, not a parameter: with a bound LIMIT PostgreSQL's generic plan
+	// looks far costlier than a custom one, so a prepared statement would be re-planned on every call.
+	query := "SELECT " + summaryColumns + " FROM connections" + c.where() + " ORDER BY id DESC LIMIT " +
+		strconv.Itoa(limit+1)
+	out, err := q.scanSummaries(ctx, limit+1, query, c.args...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -279,7 +283,7 @@ func (q *Queries) ListConnectionSummaries(ctx context.Context, f ConnectionFilte
 // scanSummaries reads rows of summaryColumns with a plain Scan straight into the result (no sqlx
 // reflection, no intermediate row type).
 func (q *Queries) scanSummaries(ctx context.Context, capacity int, query string, args ...any) ([]ConnectionSummary, error) {
-	rows, err := q.db.QueryContext(ctx, q.db.Rebind(query), args...)
+	rows, err := q.queryPrepared(ctx, query, args...)
 	if err != nil {
 		return nil, q.wrap("list connections", err)
 	}

@@ -128,7 +128,7 @@ func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
 }
 
 func newStore(db *sqlx.DB, fl *flavor) *Store {
-	return &Store{Queries: &Queries{db: db, fl: fl}, db: db, fl: fl}
+	return &Store{Queries: &Queries{db: db, fl: fl, stmts: newStmtCache(db)}, db: db, fl: fl}
 }
 
 // Flavor reports which database is behind the store: FlavorSQLite or FlavorPostgres.
@@ -143,7 +143,10 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close closes every pooled connection.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.close()
+	return s.db.Close()
+}
 
 // DB exposes the connection pool to tests and benchmarks; application code goes through Queries.
 func (s *Store) DB() *sqlx.DB { return s.db }
