@@ -248,10 +248,6 @@ func (q *Queries) ListConnections(ctx context.Context, f ConnectionFilter) ([]Co
 	return out, next, nil
 }
 
-// summaryColumns are the columns of ConnectionSummary, in scanSummaries' order.
-const summaryColumns = `id, tenant_key, app_key, name, auth_type, input, disconnected, error_code, error_message,
-	created_at, updated_at, archived_at, last_refresh_at, next_refresh_at, retry_attempts`
-
 // ListConnectionSummaries is ListConnections without the columns a list never shows (see
 // ConnectionSummary): the API's list path, and its hottest query.
 func (q *Queries) ListConnectionSummaries(ctx context.Context, f ConnectionFilter) ([]ConnectionSummary, string, error) {
@@ -264,13 +260,63 @@ func (q *Queries) ListConnectionSummaries(ctx context.Context, f ConnectionFilte
 		}
 		c.add("id < ?", before)
 	}
+	// Columns the filter pins are not read back: the tenant of a tenant's list, and archived_at when
+	// archived rows are excluded (it is NULL on every row).
+	cols := "id, app_key, name, auth_type, input, disconnected, error_code, error_message, created_at, updated_at, " +
+		"last_refresh_at, next_refresh_at, retry_attempts"
+	if f.TenantKey == "" {
+		cols += ", tenant_key"
+	}
+	if f.IncludeArchived {
+		cols += ", archived_at"
+	}
 	// The page size is part of the text, not a parameter: with a bound LIMIT PostgreSQL's generic plan
 	// looks far costlier than a custom one, so a prepared statement would be re-planned on every call.
-	query := "SELECT " + summaryColumns + " FROM connections" + c.where() + " ORDER BY id DESC LIMIT " +
-		strconv.Itoa(limit+1)
-	out, err := q.scanSummaries(ctx, limit+1, query, c.args...)
+	query := "SELECT " + cols + " FROM connections" + c.where() + " ORDER BY id DESC LIMIT " + strconv.Itoa(limit+1)
+	rows, err := q.queryPrepared(ctx, query, c.args...)
 	if err != nil {
-		return nil, "", err
+		return nil, "", q.wrap("list connections", err)
+	}
+	defer rows.Close()
+	out := make([]ConnectionSummary, 0, limit+1)
+	// Columns other than text are scanned into interface values and converted by summaryValues:
+	// database/sql converts anything but strings, []byte and interfaces through reflection, which on a
+	// page of 100 rows costs more than the query's own decoding. dest is built once; the text columns'
+	// pointers move to each new row.
+	var (
+		input, tenantKey string
+		v                summaryValues
+	)
+	dest := []any{nil, nil, nil, nil, &input, &v.disconnected, &v.errCode, &v.errMsg, &v.created, &v.updated,
+		&v.lastRefresh, &v.nextRefresh, &v.attempts}
+	if f.TenantKey == "" {
+		dest = append(dest, &tenantKey)
+	}
+	if f.IncludeArchived {
+		dest = append(dest, &v.archived)
+	}
+	for rows.Next() {
+		out = append(out, ConnectionSummary{TenantKey: f.TenantKey})
+		r := &out[len(out)-1]
+		dest[0], dest[1], dest[2], dest[3] = &r.ID, &r.AppKey, &r.Name, &r.AuthType
+		v.archived = nil
+		if err := rows.Scan(dest...); err != nil {
+			return nil, "", q.wrap("list connections", err)
+		}
+		if f.TenantKey == "" {
+			r.TenantKey = tenantKey
+		}
+		if input != "{}" && input != "" {
+			if r.Input, err = decodeInput(r.ID, input); err != nil {
+				return nil, "", err
+			}
+		}
+		if err := v.fill(r); err != nil {
+			return nil, "", fmt.Errorf("store: list connections: row %s: %w", r.ID, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", q.wrap("list connections", err)
 	}
 	next := ""
 	if len(out) > limit {
@@ -280,43 +326,89 @@ func (q *Queries) ListConnectionSummaries(ctx context.Context, f ConnectionFilte
 	return out, next, nil
 }
 
-// scanSummaries reads rows of summaryColumns with a plain Scan straight into the result (no sqlx
-// reflection, no intermediate row type).
-func (q *Queries) scanSummaries(ctx context.Context, capacity int, query string, args ...any) ([]ConnectionSummary, error) {
-	rows, err := q.queryPrepared(ctx, query, args...)
-	if err != nil {
-		return nil, q.wrap("list connections", err)
+// summaryValues holds a summary row's non-text columns as scanned.
+type summaryValues struct {
+	disconnected, errCode, errMsg, created, updated, lastRefresh, nextRefresh, attempts, archived any
+	err                                                                                           error
+}
+
+// fill converts the scanned values into r, reporting the first column of an unexpected type.
+func (v *summaryValues) fill(r *ConnectionSummary) error {
+	v.err = nil
+	r.Disconnected = v.bool(v.disconnected)
+	r.ErrorCode, r.ErrorMessage = v.text(v.errCode), v.text(v.errMsg)
+	r.CreatedAt, r.UpdatedAt = fromMicros(v.int(v.created)), fromMicros(v.int(v.updated))
+	r.LastRefreshAt, r.NextRefreshAt, r.ArchivedAt = v.time(v.lastRefresh), v.time(v.nextRefresh), v.time(v.archived)
+	r.RetryAttempts = int(v.int(v.attempts))
+	return v.err
+}
+
+func (v *summaryValues) fail(format string, args ...any) {
+	if v.err == nil {
+		v.err = fmt.Errorf(format, args...)
 	}
-	defer rows.Close()
-	out := make([]ConnectionSummary, 0, capacity)
-	var (
-		input                              string
-		errorCode, errorMessage            sql.NullString
-		created, updated                   int64
-		archived, lastRefresh, nextRefresh sql.NullInt64
-	)
-	for rows.Next() {
-		out = append(out, ConnectionSummary{})
-		r := &out[len(out)-1]
-		if err := rows.Scan(&r.ID, &r.TenantKey, &r.AppKey, &r.Name, &r.AuthType, &input, &r.Disconnected,
-			&errorCode, &errorMessage, &created, &updated, &archived, &lastRefresh, &nextRefresh,
-			&r.RetryAttempts); err != nil {
-			return nil, q.wrap("list connections", err)
+}
+
+// int reads an integer column (NULL reads as 0; the nullable ones go through time).
+func (v *summaryValues) int(x any) int64 {
+	switch n := x.(type) {
+	case int64:
+		return n
+	case nil:
+		return 0
+	case []byte, string:
+		s, _ := anyText(n)
+		i, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			v.fail("integer column holds %q", s)
 		}
-		if input != "{}" && input != "" {
-			if r.Input, err = decodeInput(r.ID, input); err != nil {
-				return nil, err
-			}
-		}
-		r.ErrorCode, r.ErrorMessage = errorCode.String, errorMessage.String
-		r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
-		r.ArchivedAt, r.LastRefreshAt, r.NextRefreshAt = fromNullMicros(archived), fromNullMicros(lastRefresh),
-			fromNullMicros(nextRefresh)
+		return i
 	}
-	if err := rows.Err(); err != nil {
-		return nil, q.wrap("list connections", err)
+	v.fail("integer column holds %T", x)
+	return 0
+}
+
+// time reads a nullable microsecond timestamp.
+func (v *summaryValues) time(x any) *time.Time {
+	if x == nil {
+		return nil
 	}
-	return out, nil
+	t := fromMicros(v.int(x))
+	return &t
+}
+
+// bool reads a boolean column: a bool on PostgreSQL, 0 or 1 on SQLite.
+func (v *summaryValues) bool(x any) bool {
+	switch b := x.(type) {
+	case bool:
+		return b
+	case int64:
+		return b != 0
+	}
+	v.fail("boolean column holds %T", x)
+	return false
+}
+
+// text reads a nullable text column; NULL is "".
+func (v *summaryValues) text(x any) string {
+	if x == nil {
+		return ""
+	}
+	s, ok := anyText(x)
+	if !ok {
+		v.fail("text column holds %T", x)
+	}
+	return s
+}
+
+func anyText(x any) (string, bool) {
+	switch s := x.(type) {
+	case string:
+		return s, true
+	case []byte:
+		return string(s), true
+	}
+	return "", false
 }
 
 // decodeInput reads a connection's input column; most connections have none, which skips the decoder.
