@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -28,9 +29,10 @@ type Queries struct {
 // and page size); past maxPrepared of them, further texts run unprepared, so a client cycling through page
 // sizes cannot grow the cache or the server's per-connection statement memory without bound.
 type stmtCache struct {
-	db *sqlx.DB
-	mu sync.RWMutex
-	m  map[string]*sql.Stmt
+	db  *sqlx.DB
+	mu  sync.RWMutex
+	m   map[string]*sql.Stmt
+	off atomic.Bool // set for good once the server loses a prepared statement
 }
 
 // maxPrepared bounds the statement cache.
@@ -39,6 +41,9 @@ const maxPrepared = 64
 func newStmtCache(db *sqlx.DB) *stmtCache { return &stmtCache{db: db, m: map[string]*sql.Stmt{}} }
 
 func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	if c.off.Load() {
+		return nil, nil
+	}
 	c.mu.RLock()
 	st := c.m[query]
 	c.mu.RUnlock()
@@ -92,7 +97,15 @@ func (q *Queries) queryPrepared(ctx context.Context, query string, args ...any) 
 	if st == nil {
 		return q.db.QueryContext(ctx, query, args...)
 	}
-	return st.QueryContext(ctx, args...)
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil && q.fl.isLostStatement(err) {
+		// Something between us and PostgreSQL does not keep prepared statements per connection (a
+		// transaction-mode pooler): stop preparing in this process and run the query as before.
+		// The statements stay open (other calls may be using them) until the store closes.
+		q.stmts.off.Store(true)
+		return q.db.QueryContext(ctx, query, args...)
+	}
+	return rows, err
 }
 
 // Page sizes for list methods.

@@ -105,11 +105,24 @@ func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
 	// binary_parameters lets lib/pq send parse, bind and execute in one round
 	// trip instead of preparing an unnamed statement first (two round trips
 	// per query). An explicit setting in the URL wins.
-	if q := u.Query(); q.Get("binary_parameters") == "" {
+	q := u.Query()
+	if q.Get("binary_parameters") == "" {
 		q.Set("binary_parameters", "yes")
-		u.RawQuery = q.Encode()
-		rawURL = u.String()
 	}
+	// hitch_prepared_statements=off keeps every query unnamed, for a pooler that shares server
+	// connections between clients without tracking prepared statements (PgBouncer in transaction mode
+	// before 1.21, or without max_prepared_statements). It is Hitch's, so lib/pq never sees it.
+	prepare := true
+	switch v := q.Get("hitch_prepared_statements"); strings.ToLower(v) {
+	case "", "on", "true", "yes":
+	case "off", "false", "no":
+		prepare = false
+	default:
+		return nil, fmt.Errorf("store: hitch_prepared_statements=%q: want on or off", v)
+	}
+	q.Del("hitch_prepared_statements")
+	u.RawQuery = q.Encode()
+	rawURL = u.String()
 	db, err := sqlx.Open("postgres", rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", safe, scrub(err, password))
@@ -120,6 +133,7 @@ func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
 	db.SetMaxIdleConns(20)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := newStore(db, postgresFlavor)
+	s.stmts.off.Store(!prepare)
 	if err := s.Ping(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", safe, scrub(err, password))

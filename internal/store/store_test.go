@@ -58,6 +58,7 @@ func TestOpenRejectsBadURLs(t *testing.T) {
 		{"postgres unreachable", "postgres://u:hunter2@127.0.0.1:1/db?sslmode=disable&connect_timeout=2", "open"},
 		{"postgres password param", "postgres://u@127.0.0.1:1/db?sslmode=disable&password=hunter2&connect_timeout=2", "open"},
 		{"postgres malformed", "postgres://u:hunter2@127.0.0.1:notaport/db", "malformed"},
+		{"postgres prepared switch", "postgres://u:hunter2@127.0.0.1:1/db?hitch_prepared_statements=maybe", "want on or off"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1050,4 +1051,58 @@ func TestTimestampsAreUTCMicroseconds(t *testing.T) {
 			t.Errorf("created_at stored as %d, want unix microseconds %d", raw, t0.UnixMicro())
 		}
 	})
+}
+
+// TestListSurvivesLostPreparedStatements: when the server no longer knows the list's prepared statement
+// (what a transaction-mode pooler such as PgBouncer before 1.21 causes), the list still answers, unprepared.
+func TestListSurvivesLostPreparedStatements(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s *store.Store) {
+		if s.Flavor() != store.FlavorPostgres {
+			t.Skip("PostgreSQL only: SQLite has no server to lose a statement")
+		}
+		ctx := context.Background()
+		mustTenant(t, s, "acme")
+		c := mustConnection(t, s, "acme", "hubspot")
+		s.DB().SetMaxOpenConns(1) // one server connection: the statement and DEALLOCATE meet there
+		for round := range 3 {
+			list, _, err := s.ListConnectionSummaries(ctx, store.ConnectionFilter{TenantKey: "acme"})
+			if err != nil || len(list) != 1 || list[0].ID != c.ID {
+				t.Fatalf("round %d: %d rows, %v", round, len(list), err)
+			}
+			if _, err := s.DB().ExecContext(ctx, "DEALLOCATE ALL"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestPreparedStatementsOff: with hitch_prepared_statements=off the list prepares nothing on the server
+// (for poolers that share server connections), and with the default it does.
+func TestPreparedStatementsOff(t *testing.T) {
+	ctx := context.Background()
+	base := storetest.URL(t, store.FlavorPostgres)
+	for _, tt := range []struct {
+		param string
+		want  bool
+	}{{"", true}, {"&hitch_prepared_statements=off", false}} {
+		s, err := store.Open(ctx, base+tt.param)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		s.DB().SetMaxOpenConns(1) // the list and the check share one server connection
+		if _, _, err := s.ListConnectionSummaries(ctx, store.ConnectionFilter{TenantKey: "acme"}); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := s.DB().GetContext(ctx, &n, "SELECT COUNT(*) FROM pg_prepared_statements WHERE statement LIKE '%FROM connections%'"); err != nil {
+			t.Fatal(err)
+		}
+		if got := n > 0; got != tt.want {
+			t.Errorf("URL suffix %q: %d list statements prepared, want prepared=%v", tt.param, n, tt.want)
+		}
+		_ = s.Close()
+	}
 }
