@@ -109,14 +109,17 @@ func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
 	if q.Get("binary_parameters") == "" {
 		q.Set("binary_parameters", "yes")
 	}
-	// hitch_prepared_statements=off keeps every query unnamed, for a pooler that shares server
-	// connections between clients without tracking prepared statements (PgBouncer in transaction mode
-	// before 1.21, or without max_prepared_statements). It is Hitch's, so lib/pq never sees it.
-	prepare := true
+	// hitch_prepared_statements=on runs the connection list as a named prepared statement (less work per
+	// request on the server). Off by default: a pooler that shares server connections between clients
+	// without tracking prepared statements (PgBouncer in transaction mode before 1.21, or without
+	// max_prepared_statements) could hand one client's statement of the same name to another, and lib/pq
+	// names statements by a per-connection counter. Only a direct connection or a pooler that keeps them
+	// apart should turn it on. It is Hitch's, so lib/pq never sees it.
+	prepare := false
 	switch v := q.Get("hitch_prepared_statements"); strings.ToLower(v) {
-	case "", "on", "true", "yes":
-	case "off", "false", "no":
-		prepare = false
+	case "on", "true", "yes":
+		prepare = true
+	case "", "off", "false", "no":
 	default:
 		return nil, fmt.Errorf("store: hitch_prepared_statements=%q: want on or off", v)
 	}

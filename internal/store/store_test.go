@@ -1076,15 +1076,15 @@ func TestListSurvivesLostPreparedStatements(t *testing.T) {
 	})
 }
 
-// TestPreparedStatementsOff: with hitch_prepared_statements=off the list prepares nothing on the server
-// (for poolers that share server connections), and with the default it does.
+// TestPreparedStatementsOff: by default (and with hitch_prepared_statements=off) the list prepares nothing
+// on the server (safe behind poolers that share server connections); with =on it does.
 func TestPreparedStatementsOff(t *testing.T) {
 	ctx := context.Background()
 	base := storetest.URL(t, store.FlavorPostgres)
 	for _, tt := range []struct {
 		param string
 		want  bool
-	}{{"", true}, {"&hitch_prepared_statements=off", false}} {
+	}{{"", false}, {"&hitch_prepared_statements=off", false}, {"&hitch_prepared_statements=on", true}} {
 		s, err := store.Open(ctx, base+tt.param)
 		if err != nil {
 			t.Fatal(err)
