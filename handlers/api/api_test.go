@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/hitchdev/hitch/internal/auth"
 	"github.com/hitchdev/hitch/internal/catalog"
 	"github.com/hitchdev/hitch/internal/config"
+	"github.com/hitchdev/hitch/internal/connect"
 	"github.com/hitchdev/hitch/internal/secrets"
 	"github.com/hitchdev/hitch/internal/store"
 	"github.com/hitchdev/hitch/internal/store/storetest"
@@ -576,3 +578,80 @@ func TestStaticAssets(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectionListRendering holds the hand-rendered GET /connections page to what encoding/json
+// writes for the same page of views, byte for byte, awkward strings included.
+func TestConnectionListRendering(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s *store.Store) {
+		e := newEnv(t, s)
+		ctx := t.Context()
+		now := time.Date(2026, 3, 14, 15, 9, 26, 535897000, time.UTC)
+		if err := s.UpsertTenant(ctx, "render", "", now); err != nil {
+			t.Fatal(err)
+		}
+		for i, name := range []string{"plain", `<b>"HubSpot" & co</b>`, "tab\tnl\n \x01 \u2028 日本", "emoji 🎉 é"} {
+			c := store.Connection{TenantKey: "render", AppKey: "hubspot", Name: name, AuthType: "oauth2",
+				Credentials: []byte("sealed-secret-bytes"), KeyID: "k1", CreatedAt: now, UpdatedAt: now.Add(time.Hour)}
+			if i%2 == 1 {
+				c.Input = map[string]string{"subdomain": "acme<1>", "region": "eu"}
+				c.ErrorCode, c.ErrorMessage = "invalid_grant", "Revoked <at> the provider & gone."
+				c.LastRefreshAt, c.NextRefreshAt = &now, ptrTime(now.Add(time.Minute))
+				c.Disconnected, c.RetryAttempts = true, 2
+				c.LeaseOwner, c.LeaseUntil, c.AccessExpiresAt = "worker", &now, &now
+			}
+			if err := s.InsertConnection(ctx, &c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tok := e.token("render")
+		want := func(f store.ConnectionFilter, indent bool) []byte {
+			rows, next, err := s.ListConnections(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			items := make([]connect.Connection, len(rows))
+			for i, r := range rows {
+				items[i] = connect.View(r)
+			}
+			var cursor *string
+			if next != "" {
+				cursor = &next
+			}
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			if indent {
+				enc.SetIndent("", "  ")
+			}
+			_ = enc.Encode(struct {
+				Items  []connect.Connection `json:"items"`
+				Cursor *string              `json:"cursor"`
+			}{items, cursor})
+			return buf.Bytes()
+		}
+		first := e.do("GET", "/connections?limit=3", tok, nil)
+		if first.status != 200 || !bytes.Equal(first.body, want(store.ConnectionFilter{TenantKey: "render", Limit: 3}, false)) {
+			t.Fatalf("first page %d:\n%s\nwant\n%s", first.status, first.body, want(store.ConnectionFilter{TenantKey: "render", Limit: 3}, false))
+		}
+		if ct, cl := first.header.Get("Content-Type"), first.header.Get("Content-Length"); ct != "application/json" || cl != strconv.Itoa(len(first.body)) {
+			t.Errorf("Content-Type %q, Content-Length %q for a %d-byte body", ct, cl, len(first.body))
+		}
+		if bytes.Contains(first.body, []byte("sealed-secret")) || bytes.Contains(first.body, []byte("worker")) {
+			t.Fatalf("the page carries credentials or lease data: %s", first.body)
+		}
+		cursor := first.json(t)["cursor"].(string)
+		second := e.do("GET", "/connections?limit=3&cursor="+url.QueryEscape(cursor), tok, nil)
+		if wantSecond := want(store.ConnectionFilter{TenantKey: "render", Limit: 3, Cursor: cursor}, false); second.status != 200 || !bytes.Equal(second.body, wantSecond) {
+			t.Fatalf("last page %d:\n%s\nwant\n%s", second.status, second.body, wantSecond)
+		}
+		pretty := e.do("GET", "/connections?pretty", tok, nil)
+		if wantPretty := want(store.ConnectionFilter{TenantKey: "render"}, true); pretty.status != 200 || !bytes.Equal(pretty.body, wantPretty) {
+			t.Fatalf("?pretty page %d:\n%s\nwant\n%s", pretty.status, pretty.body, wantPretty)
+		}
+		none := e.do("GET", "/connections", e.token("nobody"), nil)
+		if none.status != 200 || string(none.body) != `{"items":[],"cursor":null}`+"\n" {
+			t.Fatalf("empty page %d: %q", none.status, none.body)
+		}
+	})
+}
+
+func ptrTime(t time.Time) *time.Time { return &t }

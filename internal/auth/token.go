@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -68,7 +69,22 @@ type Issuer struct {
 	secret       []byte
 	now          func() time.Time
 	parser       *jwt.Parser
+
+	// accepted remembers tokens that verified, so a client presenting the same token on every request
+	// pays for parsing and the MAC once. Everything Verify checks is fixed by the token's bytes except
+	// the clock, so a hit re-checks exactly the time rules (exp, nbf, at most 24 h ahead).
+	mu       sync.RWMutex
+	accepted map[string]acceptedToken
 }
+
+// acceptedToken is a verified token's principal and validity window.
+type acceptedToken struct {
+	p   Principal
+	nbf time.Time // zero when the token has no nbf
+}
+
+// maxAccepted bounds Issuer.accepted; when full it starts over.
+const maxAccepted = 4096
 
 // NewIssuer returns an Issuer for workspaceKey signing with secret, which must
 // be at least 32 bytes. now may be nil for time.Now.
@@ -86,6 +102,7 @@ func NewIssuer(workspaceKey string, secret []byte, now func() time.Time) (*Issue
 		workspaceKey: workspaceKey,
 		secret:       slices.Clone(secret),
 		now:          now,
+		accepted:     map[string]acceptedToken{},
 		parser: jwt.NewParser(
 			jwt.WithValidMethods(acceptedMethods()),
 			jwt.WithExpirationRequired(),
@@ -146,12 +163,47 @@ func (i *Issuer) Verify(token string) (Principal, error) {
 	if len(token) > MaxTokenLen {
 		return Principal{}, fmt.Errorf("%w: the token is longer than %d bytes", ErrMalformed, MaxTokenLen)
 	}
+	if p, ok := i.recall(token); ok {
+		return p, nil
+	}
 	claims := jwt.MapClaims{}
 	parsed, err := i.parser.ParseWithClaims(token, claims, i.key)
 	if err != nil {
 		return Principal{}, classify(parsed, err)
 	}
-	return i.principal(claims)
+	p, err := i.principal(claims)
+	if err != nil {
+		return Principal{}, err
+	}
+	var nbf time.Time
+	if t, _ := claims.GetNotBefore(); t != nil {
+		nbf = t.Time
+	}
+	i.mu.Lock()
+	if len(i.accepted) >= maxAccepted {
+		clear(i.accepted)
+	}
+	i.accepted[token] = acceptedToken{p: p, nbf: nbf}
+	i.mu.Unlock()
+	return p, nil
+}
+
+// recall returns the principal of a token that verified before and whose time rules still hold now, the
+// same rules and leeway the full verification applies. Anything else goes through the full path, which
+// then reports the precise error.
+func (i *Issuer) recall(token string) (Principal, bool) {
+	i.mu.RLock()
+	a, ok := i.accepted[token]
+	i.mu.RUnlock()
+	if !ok {
+		return Principal{}, false
+	}
+	now := i.now()
+	exp := a.p.ExpiresAt
+	if !now.Before(exp.Add(leeway)) || !a.nbf.IsZero() && now.Before(a.nbf.Add(-leeway)) || exp.Sub(now) > MaxTTL+leeway {
+		return Principal{}, false
+	}
+	return a.p, true
 }
 
 // key hands the secret to the parser. The parser has already enforced the

@@ -451,6 +451,22 @@ func BenchmarkVerify(b *testing.B) {
 	}
 }
 
+// BenchmarkVerifyFirstSight is a token's first verification: parse, MAC and claims.
+func BenchmarkVerifyFirstSight(b *testing.B) {
+	iss := newTestIssuer(b)
+	tok, err := iss.Mint(Principal{TenantKey: "tenant-1", TenantName: "Acme"}, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(iss.accepted)
+		if _, err := iss.Verify(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkVerifyRejectForged(b *testing.B) {
 	iss := newTestIssuer(b)
 	tok := forge(hs256, claims(nil), "HS256", otherSecret)
@@ -459,5 +475,69 @@ func BenchmarkVerifyRejectForged(b *testing.B) {
 		if _, err := iss.Verify(tok); !errors.Is(err, ErrSignature) {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestVerifyRemembersOnlyWhatTheClockAllows: a token that verified once is accepted from memory with the
+// same principal, but every time rule is applied again on each call, and rejections are never remembered.
+func TestVerifyRemembersOnlyWhatTheClockAllows(t *testing.T) {
+	now := testNow
+	iss, err := NewIssuer(testWorkspace, testSecret, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := forge(hs256, claims(map[string]any{"nbf": testNow.Add(10 * time.Minute).Unix()}), "HS256", testSecret)
+	steps := []struct {
+		at      time.Duration
+		wantErr error
+	}{
+		{0, ErrNotYetValid},
+		{9 * time.Minute, nil}, // within the leeway of nbf
+		{20 * time.Minute, nil},
+		{8 * time.Minute, ErrNotYetValid}, // the clock went back before nbf's leeway: remembered or not, refused
+		{30 * time.Minute, nil},
+		{time.Hour + 61*time.Second, ErrExpired},
+		{-24 * time.Hour, ErrNotYetValid},
+	}
+	var first Principal
+	for _, s := range steps {
+		now = testNow.Add(s.at)
+		p, err := iss.Verify(tok)
+		if !errors.Is(err, s.wantErr) || (s.wantErr == nil && err != nil) {
+			t.Fatalf("at +%s: Verify = %v, want %v", s.at, err, s.wantErr)
+		}
+		if err == nil {
+			if first.TenantKey == "" {
+				first = p
+			} else if p != first {
+				t.Fatalf("at +%s: remembered principal %+v, first %+v", s.at, p, first)
+			}
+		}
+	}
+
+	// A token more than 24 h ahead is refused whether or not it was remembered.
+	now = testNow
+	far := forge(hs256, claims(map[string]any{"exp": testNow.Add(MaxTTL).Unix()}), "HS256", testSecret)
+	if _, err := iss.Verify(far); err != nil {
+		t.Fatal(err)
+	}
+	now = testNow.Add(-2 * time.Minute)
+	if _, err := iss.Verify(far); !errors.Is(err, ErrClaims) {
+		t.Fatalf("remembered token now more than 24 h ahead: %v, want ErrClaims", err)
+	}
+
+	// The memory is bounded.
+	now = testNow
+	for n := range maxAccepted + 10 {
+		tok := forge(hs256, claims(map[string]any{"tenantKey": fmt.Sprint("t", n)}), "HS256", testSecret)
+		if _, err := iss.Verify(tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	iss.mu.RLock()
+	n := len(iss.accepted)
+	iss.mu.RUnlock()
+	if n > maxAccepted {
+		t.Fatalf("%d tokens remembered, bound %d", n, maxAccepted)
 	}
 }

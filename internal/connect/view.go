@@ -32,7 +32,10 @@ type ErrorInfo struct {
 }
 
 // View renders a stored connection in its public shape.
-func View(c store.Connection) Connection {
+func View(c store.Connection) Connection { return ViewSummary(c.Summary()) }
+
+// ViewSummary renders a listed connection in its public shape.
+func ViewSummary(c store.ConnectionSummary) Connection {
 	v := Connection{
 		ID:            c.ID,
 		Name:          c.Name,

@@ -64,6 +64,16 @@ func BenchmarkListConnections(b *testing.B) {
 						}
 					}
 				})
+				// The API's list path: the summary projection.
+				b.Run(page.name+"-summaries", func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						list, _, err := s.ListConnectionSummaries(ctx, store.ConnectionFilter{TenantKey: "acme", Limit: 100, Cursor: page.cursor})
+						if err != nil || len(list) != 100 {
+							b.Fatalf("page of %d, %v", len(list), err)
+						}
+					}
+				})
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -24,6 +25,29 @@ type Connection struct {
 	RetryAttempts                         int
 	LeaseOwner                            string
 	LeaseUntil                            *time.Time
+}
+
+// ConnectionSummary is the part of a connection that lists show: everything but the sealed credentials,
+// their key id, the access token's expiry and the refresh lease. ListConnectionSummaries reads only these
+// columns, so a page never carries a ciphertext out of the database.
+type ConnectionSummary struct {
+	ID, TenantKey, AppKey, Name, AuthType    string
+	Input                                    map[string]string // may be nil when the connection has none
+	Disconnected                             bool
+	ErrorCode, ErrorMessage                  string
+	CreatedAt, UpdatedAt                     time.Time
+	ArchivedAt, LastRefreshAt, NextRefreshAt *time.Time
+	RetryAttempts                            int
+}
+
+// Summary returns the listed part of c.
+func (c *Connection) Summary() ConnectionSummary {
+	return ConnectionSummary{
+		ID: c.ID, TenantKey: c.TenantKey, AppKey: c.AppKey, Name: c.Name, AuthType: c.AuthType,
+		Input: c.Input, Disconnected: c.Disconnected, ErrorCode: c.ErrorCode, ErrorMessage: c.ErrorMessage,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, ArchivedAt: c.ArchivedAt,
+		LastRefreshAt: c.LastRefreshAt, NextRefreshAt: c.NextRefreshAt, RetryAttempts: c.RetryAttempts,
+	}
 }
 
 // ConnectionFilter selects connections for ListConnections and CountConnections.
@@ -108,11 +132,9 @@ func (q *Queries) scanConnections(ctx context.Context, query string, args ...any
 }
 
 func (r *connectionRow) connection() (Connection, error) {
-	input := map[string]string{}
-	if r.Input == "{}" || r.Input == "" {
-		// Most connections have no input; skip the decoder.
-	} else if err := json.Unmarshal([]byte(r.Input), &input); err != nil {
-		return Connection{}, fmt.Errorf("store: decode input of connection %s: %w", r.ID, err)
+	input, err := decodeInput(r.ID, r.Input)
+	if err != nil {
+		return Connection{}, err
 	}
 	return Connection{
 		ID: r.ID, TenantKey: r.TenantKey, AppKey: r.AppKey, Name: r.Name, AuthType: r.AuthType,
@@ -224,6 +246,183 @@ func (q *Queries) ListConnections(ctx context.Context, f ConnectionFilter) ([]Co
 		out[i] = conn
 	}
 	return out, next, nil
+}
+
+// ListConnectionSummaries is ListConnections without the columns a list never shows (see
+// ConnectionSummary): the API's list path, and its hottest query.
+func (q *Queries) ListConnectionSummaries(ctx context.Context, f ConnectionFilter) ([]ConnectionSummary, string, error) {
+	limit := clampLimit(f.Limit)
+	c := connectionConds(f)
+	if f.Cursor != "" {
+		before, err := decodeIDCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		c.add("id < ?", before)
+	}
+	// Columns the filter pins are not read back: the tenant of a tenant's list, and archived_at when
+	// archived rows are excluded (it is NULL on every row).
+	// An empty input ('{}', most connections) comes back as NULL: one value fewer to decode per row.
+	cols := "id, app_key, name, auth_type, NULLIF(input, '{}'), disconnected, error_code, error_message, created_at, " +
+		"updated_at, last_refresh_at, next_refresh_at, retry_attempts"
+	if f.TenantKey == "" {
+		cols += ", tenant_key"
+	}
+	if f.IncludeArchived {
+		cols += ", archived_at"
+	}
+	// The page size is part of the text, not a parameter: with a bound LIMIT PostgreSQL's generic plan
+	// looks far costlier than a custom one, so a prepared statement would be re-planned on every call.
+	query := "SELECT " + cols + " FROM connections" + c.where() + " ORDER BY id DESC LIMIT " + strconv.Itoa(limit+1)
+	rows, err := q.queryPrepared(ctx, query, c.args...)
+	if err != nil {
+		return nil, "", q.wrap("list connections", err)
+	}
+	defer rows.Close()
+	out := make([]ConnectionSummary, 0, limit+1)
+	// Columns other than text are scanned into interface values and converted by summaryValues:
+	// database/sql converts anything but strings, []byte and interfaces through reflection, which on a
+	// page of 100 rows costs more than the query's own decoding. dest is built once; the text columns'
+	// pointers move to each new row.
+	var (
+		tenantKey string
+		v         summaryValues
+	)
+	dest := []any{nil, nil, nil, nil, &v.input, &v.disconnected, &v.errCode, &v.errMsg, &v.created, &v.updated,
+		&v.lastRefresh, &v.nextRefresh, &v.attempts}
+	if f.TenantKey == "" {
+		dest = append(dest, &tenantKey)
+	}
+	if f.IncludeArchived {
+		dest = append(dest, &v.archived)
+	}
+	for rows.Next() {
+		out = append(out, ConnectionSummary{TenantKey: f.TenantKey})
+		r := &out[len(out)-1]
+		dest[0], dest[1], dest[2], dest[3] = &r.ID, &r.AppKey, &r.Name, &r.AuthType
+		v.archived = nil
+		if err := rows.Scan(dest...); err != nil {
+			return nil, "", q.wrap("list connections", err)
+		}
+		if f.TenantKey == "" {
+			r.TenantKey = tenantKey
+		}
+		if err := v.fill(r); err != nil {
+			return nil, "", fmt.Errorf("store: list connections: row %s: %w", r.ID, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", q.wrap("list connections", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = encodeCursor(out[limit-1].ID)
+	}
+	return out, next, nil
+}
+
+// summaryValues holds a summary row's non-text columns as scanned.
+type summaryValues struct {
+	input, disconnected, errCode, errMsg, created, updated, lastRefresh, nextRefresh, attempts, archived any
+	err                                                                                                  error
+}
+
+// fill converts the scanned values into r, reporting the first column of an unexpected type.
+func (v *summaryValues) fill(r *ConnectionSummary) error {
+	v.err = nil
+	if input := v.text(v.input); input != "" && input != "{}" {
+		var err error
+		if r.Input, err = decodeInput(r.ID, input); err != nil {
+			return err
+		}
+	}
+	r.Disconnected = v.bool(v.disconnected)
+	r.ErrorCode, r.ErrorMessage = v.text(v.errCode), v.text(v.errMsg)
+	r.CreatedAt, r.UpdatedAt = fromMicros(v.int(v.created)), fromMicros(v.int(v.updated))
+	r.LastRefreshAt, r.NextRefreshAt, r.ArchivedAt = v.time(v.lastRefresh), v.time(v.nextRefresh), v.time(v.archived)
+	r.RetryAttempts = int(v.int(v.attempts))
+	return v.err
+}
+
+func (v *summaryValues) fail(format string, args ...any) {
+	if v.err == nil {
+		v.err = fmt.Errorf(format, args...)
+	}
+}
+
+// int reads an integer column (NULL reads as 0; the nullable ones go through time).
+func (v *summaryValues) int(x any) int64 {
+	switch n := x.(type) {
+	case int64:
+		return n
+	case nil:
+		return 0
+	case []byte, string:
+		s, _ := anyText(n)
+		i, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			v.fail("integer column holds %q", s)
+		}
+		return i
+	}
+	v.fail("integer column holds %T", x)
+	return 0
+}
+
+// time reads a nullable microsecond timestamp.
+func (v *summaryValues) time(x any) *time.Time {
+	if x == nil {
+		return nil
+	}
+	t := fromMicros(v.int(x))
+	return &t
+}
+
+// bool reads a boolean column: a bool on PostgreSQL, 0 or 1 on SQLite.
+func (v *summaryValues) bool(x any) bool {
+	switch b := x.(type) {
+	case bool:
+		return b
+	case int64:
+		return b != 0
+	}
+	v.fail("boolean column holds %T", x)
+	return false
+}
+
+// text reads a nullable text column; NULL is "".
+func (v *summaryValues) text(x any) string {
+	if x == nil {
+		return ""
+	}
+	s, ok := anyText(x)
+	if !ok {
+		v.fail("text column holds %T", x)
+	}
+	return s
+}
+
+func anyText(x any) (string, bool) {
+	switch s := x.(type) {
+	case string:
+		return s, true
+	case []byte:
+		return string(s), true
+	}
+	return "", false
+}
+
+// decodeInput reads a connection's input column; most connections have none, which skips the decoder.
+func decodeInput(id, raw string) (map[string]string, error) {
+	input := map[string]string{}
+	if raw == "{}" || raw == "" {
+		return input, nil
+	}
+	if err := json.Unmarshal([]byte(raw), &input); err != nil {
+		return nil, fmt.Errorf("store: decode input of connection %s: %w", id, err)
+	}
+	return input, nil
 }
 
 // CountConnections counts the connections a filter selects, ignoring Limit and Cursor.

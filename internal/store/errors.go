@@ -29,6 +29,9 @@ type flavor struct {
 	forUpdate   string
 	isUnique    func(error) bool
 	isRetryable func(error) bool
+	// isLostStatement reports a prepared statement the server does not know: what a pooler that hands
+	// each statement to any server connection (PgBouncer in transaction mode before 1.21) produces.
+	isLostStatement func(error) bool
 }
 
 var sqliteFlavor = &flavor{
@@ -45,6 +48,7 @@ var sqliteFlavor = &flavor{
 		// The low byte is the primary result code; extended codes such as SQLITE_BUSY_SNAPSHOT share it.
 		return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
 	},
+	isLostStatement: func(error) bool { return false },
 }
 
 var postgresFlavor = &flavor{
@@ -58,5 +62,9 @@ var postgresFlavor = &flavor{
 	isRetryable: func(err error) bool {
 		var e *pq.Error
 		return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01")
+	},
+	isLostStatement: func(err error) bool {
+		var e *pq.Error
+		return errors.As(err, &e) && e.Code == "26000" // invalid_sql_statement_name
 	},
 }

@@ -97,3 +97,48 @@ func TestNewIDEncodesTimeFirst(t *testing.T) {
 		t.Errorf("max id time part = %q, want 7zzzzzzzzz", got)
 	}
 }
+
+// TestStatementCacheIsBounded lists with more page sizes than the cache admits: every page is still
+// right, and the texts past maxPrepared run unprepared instead of growing the cache.
+func TestStatementCacheIsBounded(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, "sqlite://"+t.TempDir()+"/cache.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpsertTenant(ctx, "acme", "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if err := s.InsertConnection(ctx, &Connection{TenantKey: "acme", AppKey: "hubspot", AuthType: "oauth2"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for limit := 1; limit <= maxPrepared+10; limit++ {
+		for range 2 {
+			page, next, err := s.ListConnectionSummaries(ctx, ConnectionFilter{TenantKey: "acme", Limit: limit})
+			if want := min(limit, 5); err != nil || len(page) != want || (next != "") != (limit < 5) {
+				t.Fatalf("limit %d: %d rows, next %q, %v; want %d rows", limit, len(page), next, err, want)
+			}
+		}
+	}
+	s.stmts.mu.RLock()
+	n := len(s.stmts.m)
+	s.stmts.mu.RUnlock()
+	if n != maxPrepared {
+		t.Errorf("%d prepared statements cached, want the bound %d", n, maxPrepared)
+	}
+	if err := s.InTx(ctx, func(q *Queries) error {
+		if q.stmts != nil {
+			t.Error("a transaction's queries use the shared statement cache")
+		}
+		_, _, err := q.ListConnectionSummaries(ctx, ConnectionFilter{TenantKey: "acme"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -15,8 +17,95 @@ import (
 // Queries holds the data methods. The one embedded in Store runs each statement on its own; the one InTx
 // passes to its callback runs inside that transaction.
 type Queries struct {
-	db sqlx.ExtContext
-	fl *flavor
+	db    sqlx.ExtContext
+	fl    *flavor
+	stmts *stmtCache // nil inside a transaction
+}
+
+// stmtCache keeps the prepared statements of the hottest read queries (the connection list), keyed by
+// their rebound text. A prepared statement is parsed once per pooled connection instead of on every call,
+// and PostgreSQL settles on a generic plan after a few runs, so planning — most of the database's work
+// for a short indexed read — is skipped too. Texts are few in practice (one per combination of filters
+// and page size); past maxPrepared of them, further texts run unprepared, so a client cycling through page
+// sizes cannot grow the cache or the server's per-connection statement memory without bound.
+type stmtCache struct {
+	db  *sqlx.DB
+	mu  sync.RWMutex
+	m   map[string]*sql.Stmt
+	off atomic.Bool // set for good once the server loses a prepared statement
+}
+
+// maxPrepared bounds the statement cache.
+const maxPrepared = 64
+
+func newStmtCache(db *sqlx.DB) *stmtCache { return &stmtCache{db: db, m: map[string]*sql.Stmt{}} }
+
+func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	if c.off.Load() {
+		return nil, nil
+	}
+	c.mu.RLock()
+	st := c.m[query]
+	c.mu.RUnlock()
+	if st != nil {
+		return st, nil
+	}
+	c.mu.RLock()
+	full := len(c.m) >= maxPrepared
+	c.mu.RUnlock()
+	if full {
+		return nil, nil
+	}
+	// Prepared outside the lock, so a slow database does not hold up the texts already cached.
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if had := c.m[query]; had != nil || len(c.m) >= maxPrepared {
+		_ = st.Close() // another caller got there first, or the cache filled meanwhile
+		if had == nil {
+			return nil, nil
+		}
+		return had, nil
+	}
+	c.m[query] = st
+	return st, nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q, st := range c.m {
+		_ = st.Close()
+		delete(c.m, q)
+	}
+}
+
+// queryPrepared runs a read through the statement cache (outside transactions) or directly. The caller
+// builds the text from a fixed set of fragments; values go in args.
+func (q *Queries) queryPrepared(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	query = q.db.Rebind(query)
+	if q.stmts == nil {
+		return q.db.QueryContext(ctx, query, args...)
+	}
+	st, err := q.stmts.get(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return q.db.QueryContext(ctx, query, args...)
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil && q.fl.isLostStatement(err) {
+		// Something between us and PostgreSQL does not keep prepared statements per connection (a
+		// transaction-mode pooler): stop preparing in this process and run the query as before.
+		// The statements stay open (other calls may be using them) until the store closes.
+		q.stmts.off.Store(true)
+		return q.db.QueryContext(ctx, query, args...)
+	}
+	return rows, err
 }
 
 // Page sizes for list methods.

@@ -113,11 +113,27 @@ func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
 	// binary_parameters lets lib/pq send parse, bind and execute in one round
 	// trip instead of preparing an unnamed statement first (two round trips
 	// per query). An explicit setting in the URL wins.
-	if q := u.Query(); q.Get("binary_parameters") == "" {
+	q := u.Query()
+	if q.Get("binary_parameters") == "" {
 		q.Set("binary_parameters", "yes")
-		u.RawQuery = q.Encode()
-		rawURL = u.String()
 	}
+	// hitch_prepared_statements=on runs the connection list as a named prepared statement (less work per
+	// request on the server). Off by default: a pooler that shares server connections between clients
+	// without tracking prepared statements (PgBouncer in transaction mode before 1.21, or without
+	// max_prepared_statements) could hand one client's statement of the same name to another, and lib/pq
+	// names statements by a per-connection counter. Only a direct connection or a pooler that keeps them
+	// apart should turn it on. It is Hitch's, so lib/pq never sees it.
+	prepare := false
+	switch v := q.Get("hitch_prepared_statements"); strings.ToLower(v) {
+	case "on", "true", "yes":
+		prepare = true
+	case "", "off", "false", "no":
+	default:
+		return nil, fmt.Errorf("store: hitch_prepared_statements=%q: want on or off", v)
+	}
+	q.Del("hitch_prepared_statements")
+	u.RawQuery = q.Encode()
+	rawURL = u.String()
 	db, err := sqlx.Open("postgres", rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", safe, scrub(err, password))
@@ -128,6 +144,7 @@ func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
 	db.SetMaxIdleConns(20)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := newStore(db, postgresFlavor)
+	s.stmts.off.Store(!prepare)
 	if err := s.Ping(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", safe, scrub(err, password))
@@ -136,7 +153,7 @@ func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
 }
 
 func newStore(db *sqlx.DB, fl *flavor) *Store {
-	return &Store{Queries: &Queries{db: db, fl: fl}, db: db, fl: fl}
+	return &Store{Queries: &Queries{db: db, fl: fl, stmts: newStmtCache(db)}, db: db, fl: fl}
 }
 
 // Flavor reports which database is behind the store: FlavorSQLite or FlavorPostgres.
@@ -151,7 +168,10 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close closes every pooled connection.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.close()
+	return s.db.Close()
+}
 
 // DB exposes the connection pool to tests and benchmarks; application code goes through Queries.
 func (s *Store) DB() *sqlx.DB { return s.db }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -57,6 +58,7 @@ func TestOpenRejectsBadURLs(t *testing.T) {
 		{"postgres unreachable", "postgres://u:hunter2@127.0.0.1:1/db?sslmode=disable&connect_timeout=2", "open"},
 		{"postgres password param", "postgres://u@127.0.0.1:1/db?sslmode=disable&password=hunter2&connect_timeout=2", "open"},
 		{"postgres malformed", "postgres://u:hunter2@127.0.0.1:notaport/db", "malformed"},
+		{"postgres prepared switch", "postgres://u:hunter2@127.0.0.1:1/db?hitch_prepared_statements=maybe", "want on or off"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -446,6 +448,11 @@ func TestConnectionFilters(t *testing.T) {
 		big := mustConnection(t, s, "Big_Corp", "slack")
 
 		gmail.Disconnected = true
+		gmail.ErrorCode, gmail.ErrorMessage = "invalid_grant", "The refresh token was revoked."
+		gmail.LastRefreshAt, gmail.NextRefreshAt = ptr(t0.Add(time.Minute)), ptr(t0.Add(time.Hour))
+		gmail.AccessExpiresAt, gmail.RetryAttempts = ptr(t0.Add(time.Hour)), 3
+		gmail.LeaseOwner, gmail.LeaseUntil = "w1", ptr(t0.Add(time.Second))
+		gmail.Input = map[string]string{}
 		if err := s.UpdateConnection(ctx, &gmail); err != nil {
 			t.Fatal(err)
 		}
@@ -487,6 +494,20 @@ func TestConnectionFilters(t *testing.T) {
 			n, err := s.CountConnections(ctx, tt.f)
 			if err != nil || n != len(tt.want) {
 				t.Errorf("%s: CountConnections = %d, %v; want %d", tt.name, n, err, len(tt.want))
+			}
+			// The list projection selects the same rows and the same listed fields.
+			sums, next, err := s.ListConnectionSummaries(ctx, tt.f)
+			if err != nil || next != "" || len(sums) != len(got) {
+				t.Fatalf("%s: ListConnectionSummaries = %d rows, next %q, %v; want %d rows", tt.name, len(sums), next, err, len(got))
+			}
+			for i := range got {
+				want := got[i].Summary()
+				if len(want.Input) == 0 {
+					want.Input = nil
+				}
+				if !reflect.DeepEqual(sums[i], want) {
+					t.Errorf("%s: summary %d\n got %+v\nwant %+v", tt.name, i, sums[i], want)
+				}
 			}
 		}
 	})
@@ -548,6 +569,10 @@ func TestConnectionPagination(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			sums, sumNext, err := s.ListConnectionSummaries(ctx, store.ConnectionFilter{TenantKey: "acme", Limit: 100, Cursor: cursor})
+			if err != nil || sumNext != next || len(sums) != len(list) || len(sums) > 0 && sums[0].ID != list[0].ID {
+				t.Fatalf("page %d: summaries (%d rows, next %q, %v) differ from the full rows (%d, %q)", page, len(sums), sumNext, err, len(list), next)
+			}
 			sizes = append(sizes, len(list))
 			for _, c := range list {
 				if seen[c.ID] {
@@ -598,6 +623,9 @@ func TestInvalidCursor(t *testing.T) {
 		for _, cursor := range []string{"!!!", "a b", "Zm9v=", "J29yICcxJz0nMSc" /* "'or '1'='1" */, "4oCU"} {
 			if _, _, err := s.ListConnections(ctx, store.ConnectionFilter{Cursor: cursor}); !errors.Is(err, store.ErrInvalidCursor) {
 				t.Errorf("ListConnections(cursor %q) = %v, want ErrInvalidCursor", cursor, err)
+			}
+			if _, _, err := s.ListConnectionSummaries(ctx, store.ConnectionFilter{Cursor: cursor}); !errors.Is(err, store.ErrInvalidCursor) {
+				t.Errorf("ListConnectionSummaries(cursor %q) = %v, want ErrInvalidCursor", cursor, err)
 			}
 			if _, _, err := s.ListEvents(ctx, store.EventFilter{Cursor: cursor}); !errors.Is(err, store.ErrInvalidCursor) {
 				t.Errorf("ListEvents(cursor %q) = %v, want ErrInvalidCursor", cursor, err)
@@ -1033,4 +1061,58 @@ func TestTimestampsAreUTCMicroseconds(t *testing.T) {
 			t.Errorf("created_at stored as %d, want unix microseconds %d", raw, t0.UnixMicro())
 		}
 	})
+}
+
+// TestListSurvivesLostPreparedStatements: when the server no longer knows the list's prepared statement
+// (what a transaction-mode pooler such as PgBouncer before 1.21 causes), the list still answers, unprepared.
+func TestListSurvivesLostPreparedStatements(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s *store.Store) {
+		if s.Flavor() != store.FlavorPostgres {
+			t.Skip("PostgreSQL only: SQLite has no server to lose a statement")
+		}
+		ctx := context.Background()
+		mustTenant(t, s, "acme")
+		c := mustConnection(t, s, "acme", "hubspot")
+		s.DB().SetMaxOpenConns(1) // one server connection: the statement and DEALLOCATE meet there
+		for round := range 3 {
+			list, _, err := s.ListConnectionSummaries(ctx, store.ConnectionFilter{TenantKey: "acme"})
+			if err != nil || len(list) != 1 || list[0].ID != c.ID {
+				t.Fatalf("round %d: %d rows, %v", round, len(list), err)
+			}
+			if _, err := s.DB().ExecContext(ctx, "DEALLOCATE ALL"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestPreparedStatementsOff: by default (and with hitch_prepared_statements=off) the list prepares nothing
+// on the server (safe behind poolers that share server connections); with =on it does.
+func TestPreparedStatementsOff(t *testing.T) {
+	ctx := context.Background()
+	base := storetest.URL(t, store.FlavorPostgres)
+	for _, tt := range []struct {
+		param string
+		want  bool
+	}{{"", false}, {"&hitch_prepared_statements=off", false}, {"&hitch_prepared_statements=on", true}} {
+		s, err := store.Open(ctx, base+tt.param)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		s.DB().SetMaxOpenConns(1) // the list and the check share one server connection
+		if _, _, err := s.ListConnectionSummaries(ctx, store.ConnectionFilter{TenantKey: "acme"}); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := s.DB().GetContext(ctx, &n, "SELECT COUNT(*) FROM pg_prepared_statements WHERE statement LIKE '%FROM connections%'"); err != nil {
+			t.Fatal(err)
+		}
+		if got := n > 0; got != tt.want {
+			t.Errorf("URL suffix %q: %d list statements prepared, want prepared=%v", tt.param, n, tt.want)
+		}
+		_ = s.Close()
+	}
 }

@@ -91,6 +91,13 @@ func postgresSchemaURL(tb testing.TB) string {
 		tb.Skipf("storetest: PostgreSQL %s unreachable (set HITCH_TEST_POSTGRES_URL): %v", u.Redacted(), err)
 	}
 
+	// Migration 00004 installs pg_trgm where the search path points, which here is a test schema: dropping
+	// that schema would drop the extension and, by CASCADE, the search indexes of every other test schema
+	// built on it, taking their locks in the middle of other tests (deadlocks). Installed once in public,
+	// the migration finds it there and each schema owns only its own indexes. Errors are ignored: without
+	// the extension the migration skips the indexes.
+	_, _ = admin.ExecContext(ctx, "CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
+
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	schema := "hitch_test_" + hex.EncodeToString(b[:])
