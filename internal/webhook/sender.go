@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 )
@@ -69,6 +72,9 @@ func NewSender(timeout time.Duration, now func() time.Time) *Sender {
 		now = time.Now
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// Checked when connecting, after DNS: a name that resolves (or is rebound) to a metadata address is
+	// refused as surely as the literal address.
+	tr.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: refuseForbidden}).DialContext
 	tr.MaxIdleConnsPerHost = 64
 	tr.ResponseHeaderTimeout = timeout
 	return &Sender{
@@ -184,4 +190,28 @@ func retryAfter(v string, now time.Time) time.Duration {
 		d = t.Sub(now)
 	}
 	return max(0, min(d, maxRetryAfter))
+}
+
+// forbiddenAddr reports addresses a webhook may never reach: link-local (cloud metadata services such as
+// 169.254.169.254 and fd00:ec2::254's link-local peers), multicast and unspecified. Loopback and private
+// networks stay allowed: a self-hosted Hitch commonly notifies a backend on the same host or network.
+func forbiddenAddr(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	return ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() ||
+		ip.IsMulticast() || ip.IsUnspecified() || ip == netip.MustParseAddr("fd00:ec2::254")
+}
+
+// errForbiddenAddr is the dial error for a forbidden address; it ends up in the attempt log.
+var errForbiddenAddr = errors.New("webhook: endpoint resolves to a link-local, multicast or unspecified address")
+
+// refuseForbidden is a net.Dialer Control hook: it sees the address actually dialled.
+func refuseForbidden(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("webhook: dial %q: %w", address, err)
+	}
+	if forbiddenAddr(ap.Addr()) {
+		return errForbiddenAddr
+	}
+	return nil
 }

@@ -141,3 +141,15 @@ func TestSendNetworkError(t *testing.T) {
 		t.Fatalf("%+v", res)
 	}
 }
+
+// A name that resolves to a forbidden address is refused when dialling, after DNS, so a hostname (or a
+// rebinding DNS answer) cannot reach what a literal address could not. localhost's IPv4 stays allowed.
+func TestSendRefusesForbiddenAddresses(t *testing.T) {
+	signer, _ := webhook.NewSigner(webhook.NewSecret())
+	for _, url := range []string{"http://169.254.169.254/latest/meta-data/", "http://[fe80::1%25lo]:9/x", "http://0.0.0.0:9/x", "http://224.0.0.1:9/x"} {
+		res := webhook.NewSender(2*time.Second, nil).Send(context.Background(), webhook.Message{ID: "evt_1", URL: url, Body: []byte("{}"), Signer: signer, At: time.Now()})
+		if res.OK() || res.StatusCode != 0 || !strings.Contains(res.Err, "link-local, multicast or unspecified") {
+			t.Errorf("%s: %+v; want refused before connecting", url, res)
+		}
+	}
+}

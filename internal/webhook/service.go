@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -581,6 +582,9 @@ func checkURL(raw string) (string, error) {
 		return "", bad("must not carry a user name or password")
 	case u.Fragment != "" || strings.Contains(raw, "#"):
 		return "", bad("must not have a fragment")
+	}
+	if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && forbiddenAddr(ip) {
+		return "", bad("must not point at a link-local, multicast or unspecified address (such as a cloud metadata service)")
 	}
 	return u.String(), nil
 }
