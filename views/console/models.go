@@ -204,3 +204,12 @@ navigator.clipboard.writeText(t.value||t.textContent).then(function(){var l=b.qu
 });
 document.querySelectorAll("[data-copy]").forEach(function(b){if(navigator.clipboard)b.hidden=false;});
 })();`
+
+// brandSub is the line under the workspace name: "Hitch console", or just
+// "Console" when the workspace is still called Hitch.
+func brandSub(p Page) string {
+	if p.Workspace == "" || p.Workspace == "Hitch" {
+		return "Console"
+	}
+	return "Hitch console"
+}
