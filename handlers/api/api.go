@@ -395,18 +395,14 @@ func (h *Handler) listApps(c echo.Context) error {
 		return err
 	}
 	results := h.Catalog.Search(q)
-	state := appsettings.Default
-	if h.Apps != nil {
-		snap, err := h.Apps.Snapshot(c.Request().Context())
-		if err != nil {
-			return err
-		}
-		state = snap.State
+	snap, err := h.Apps.Snapshot(c.Request().Context())
+	if err != nil {
+		return err
 	}
 	items := make([]appView, 0, len(results))
 	for _, r := range results {
 		a := r.App
-		st := state(a)
+		st := snap.State(a)
 		if !st.Enabled {
 			continue // turned off in the console: not offered to anyone
 		}

@@ -210,17 +210,13 @@ type ranked struct {
 // only in demo mode, before all).
 func (h *Handler) rank(c echo.Context, q, category string) ([]ranked, error) {
 	results := h.Catalog.Search(catalog.Query{Text: q, Category: category, Limit: 60})
-	state := appsettings.Default
-	if h.Apps != nil {
-		snap, err := h.Apps.Snapshot(c.Request().Context())
-		if err != nil {
-			return nil, err
-		}
-		state = snap.State
+	snap, err := h.Apps.Snapshot(c.Request().Context())
+	if err != nil {
+		return nil, err
 	}
 	out := make([]ranked, 0, len(results))
 	for _, r := range results {
-		st := state(r.App)
+		st := snap.State(r.App)
 		if st.Enabled {
 			out = append(out, ranked{r, st.Usable(r.App)})
 		}

@@ -67,8 +67,12 @@ func (s Snapshot) State(app *catalog.App) State {
 	return state(app, s.rows[app.Key], s.rows[app.Key].AppKey != "")
 }
 
-// Snapshot reads all settings in one query.
+// Snapshot reads all settings in one query. A nil Service has nothing
+// saved: every app then has its Default state.
 func (s *Service) Snapshot(ctx context.Context) (Snapshot, error) {
+	if s == nil {
+		return Snapshot{}, nil
+	}
 	rows, err := s.Store.ListAppSettings(ctx)
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("appsettings: list: %w", err)
@@ -88,9 +92,6 @@ func (s *Service) State(ctx context.Context, app *catalog.App) (State, error) {
 	}
 	return state(app, row, found), nil
 }
-
-// Default is an app's state with nothing saved in the console.
-func Default(app *catalog.App) State { return state(app, store.AppSetting{}, false) }
 
 func state(app *catalog.App, row store.AppSetting, found bool) State {
 	st := State{Enabled: true}

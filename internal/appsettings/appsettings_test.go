@@ -276,8 +276,15 @@ func TestClearClientFallsBackToConfig(t *testing.T) {
 	})
 }
 
+// Without a settings service (or with nothing saved) every app has its
+// configuration's state.
 func TestDefaultAndUsable(t *testing.T) {
 	svc := newService(t, storetest.Open(t, store.FlavorSQLite))
+	var none *appsettings.Service
+	snap, err := none.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		key    string
 		source string
@@ -290,9 +297,9 @@ func TestDefaultAndUsable(t *testing.T) {
 		{"etsy", appsettings.SourceNone, false},          // public client, but no id
 	} {
 		a := app(t, svc, tc.key)
-		st := appsettings.Default(a)
+		st := snap.State(a)
 		if !st.Enabled || st.ClientSource != tc.source || st.Usable(a) != tc.usable || st.UpdatedAt != nil {
-			t.Errorf("Default(%s) = %+v, usable %v; want source %q usable %v", tc.key, st, st.Usable(a), tc.source, tc.usable)
+			t.Errorf("State(%s) with nothing saved = %+v, usable %v; want source %q usable %v", tc.key, st, st.Usable(a), tc.source, tc.usable)
 		}
 		off := st
 		off.Enabled = false
