@@ -119,7 +119,7 @@ func containsOption(opts []views.AppsOption, v string) bool {
 
 // appCounts returns every app's unarchived connection counts by app key.
 func (h *Handler) appCounts(c echo.Context) (map[string]store.AppCount, error) {
-	list, err := h.Store.CountConnectionsByApp(c.Request().Context(), 1000)
+	_, list, err := h.Store.TallyConnections(c.Request().Context())
 	if err != nil {
 		return nil, err
 	}

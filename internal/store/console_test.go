@@ -274,21 +274,6 @@ func TestConnectionAggregates(t *testing.T) {
 			{AppKey: "chat", Active: 1, Disconnected: 1}, // ties with mail on 2; app key decides
 			{AppKey: "mail", Active: 1, Disconnected: 1},
 		}
-		for _, tt := range []struct {
-			limit int
-			want  []store.AppCount
-		}{
-			{0, all},
-			{2, all[:2]},
-			{1, all[:1]},
-			{store.MaxLimit + 1, all},
-		} {
-			got, err := s.CountConnectionsByApp(ctx, tt.limit)
-			if err != nil || !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("CountConnectionsByApp(%d) = %+v, %v; want %+v", tt.limit, got, err, tt.want)
-			}
-		}
-
 		// One pass gives the totals and the per-app counts alike.
 		total, apps, err := s.TallyConnections(ctx)
 		if err != nil || total != (store.ConnectionCounts{Active: 4, Disconnected: 3, Archived: 3}) || !reflect.DeepEqual(apps, all) {

@@ -36,29 +36,6 @@ type AppCount struct {
 	Active, Disconnected int
 }
 
-// CountConnectionsByApp returns the apps with the most unarchived connections, at most limit (clamped
-// like list pages), ordered by Active+Disconnected descending, then app key.
-func (q *Queries) CountConnectionsByApp(ctx context.Context, limit int) ([]AppCount, error) {
-	var rows []struct {
-		AppKey       string `db:"app_key"`
-		Active       int    `db:"active"`
-		Disconnected int    `db:"disconnected"`
-	}
-	err := q.selectAll(ctx, "count connections by app", &rows, `SELECT app_key,
-			COUNT(CASE WHEN NOT disconnected THEN 1 END) AS active,
-			COUNT(CASE WHEN disconnected THEN 1 END) AS disconnected
-		FROM connections WHERE archived_at IS NULL
-		GROUP BY app_key ORDER BY COUNT(*) DESC, app_key LIMIT ?`, clampLimit(limit))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]AppCount, len(rows))
-	for i, r := range rows {
-		out[i] = AppCount{AppKey: r.AppKey, Active: r.Active, Disconnected: r.Disconnected}
-	}
-	return out, nil
-}
-
 // SessionDay is one UTC day of the connect funnel.
 type SessionDay struct {
 	Day                                                    time.Time
