@@ -220,12 +220,8 @@ func connectionConds(f ConnectionFilter) conds {
 func (q *Queries) ListConnections(ctx context.Context, f ConnectionFilter) ([]Connection, string, error) {
 	limit := clampLimit(f.Limit)
 	c := connectionConds(f)
-	if f.Cursor != "" {
-		before, err := decodeIDCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		c.add("id < ?", before)
+	if err := c.after("id", f.Cursor); err != nil {
+		return nil, "", err
 	}
 	query := "SELECT " + connectionColumns + " FROM connections" + c.where() + " ORDER BY id DESC LIMIT ?"
 	rows, err := q.scanConnections(ctx, query, append(c.args, limit+1)...)
@@ -253,12 +249,8 @@ func (q *Queries) ListConnections(ctx context.Context, f ConnectionFilter) ([]Co
 func (q *Queries) ListConnectionSummaries(ctx context.Context, f ConnectionFilter) ([]ConnectionSummary, string, error) {
 	limit := clampLimit(f.Limit)
 	c := connectionConds(f)
-	if f.Cursor != "" {
-		before, err := decodeIDCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		c.add("id < ?", before)
+	if err := c.after("id", f.Cursor); err != nil {
+		return nil, "", err
 	}
 	// Columns the filter pins are not read back: the tenant of a tenant's list, and archived_at when
 	// archived rows are excluded (it is NULL on every row).

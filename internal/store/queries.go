@@ -173,6 +173,20 @@ func (c *conds) add(cond string, args ...any) {
 	c.args = append(c.args, args...)
 }
 
+// after adds the keyset condition of an id cursor ("" for the first page): rows whose idColumn sorts
+// before the cursor's id, the next page of a newest-first list.
+func (c *conds) after(idColumn, cursor string) error {
+	if cursor == "" {
+		return nil
+	}
+	before, err := decodeIDCursor(cursor)
+	if err != nil {
+		return err
+	}
+	c.add(idColumn+" < ?", before)
+	return nil
+}
+
 // where renders " WHERE a AND b", or "" when there are no conditions.
 func (c *conds) where() string {
 	if len(c.parts) == 0 {

@@ -164,12 +164,8 @@ func (q *Queries) getWebhookEndpoint(ctx context.Context, op, id, suffix string)
 func (q *Queries) ListWebhookEndpoints(ctx context.Context, f WebhookEndpointFilter) ([]WebhookEndpoint, string, error) {
 	limit := clampLimit(f.Limit)
 	var c conds
-	if f.Cursor != "" {
-		before, err := decodeIDCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		c.add("id < ?", before)
+	if err := c.after("id", f.Cursor); err != nil {
+		return nil, "", err
 	}
 	var rows []webhookEndpointRow
 	query := "SELECT " + webhookEndpointColumns + " FROM webhook_endpoints" + c.where() + " ORDER BY id DESC LIMIT ?"
@@ -485,12 +481,8 @@ func (q *Queries) ListWebhookDeliveries(ctx context.Context, f WebhookDeliveryFi
 	if f.Status != "" {
 		c.add("d.status = ?", f.Status)
 	}
-	if f.Cursor != "" {
-		before, err := decodeIDCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		c.add("d.id < ?", before)
+	if err := c.after("d.id", f.Cursor); err != nil {
+		return nil, "", err
 	}
 	var rows []webhookDeliveryRow
 	query := deliverySelect + " FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq" + c.where() +
