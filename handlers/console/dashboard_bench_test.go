@@ -2,27 +2,16 @@ package console_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
-	"github.com/hitchdev/hitch/handlers"
-	"github.com/hitchdev/hitch/internal/admin"
-	"github.com/hitchdev/hitch/internal/auth"
-	"github.com/hitchdev/hitch/internal/catalog"
-	"github.com/hitchdev/hitch/internal/config"
-	"github.com/hitchdev/hitch/internal/secrets"
+	"github.com/hitchdev/hitch/internal/client/clienttest"
 	"github.com/hitchdev/hitch/internal/store"
-	"github.com/hitchdev/hitch/internal/store/storetest"
 )
 
 // Size of the console benchmark's PostgreSQL data set.
@@ -43,13 +32,19 @@ var benchApps = []string{"hubspot", "salesforce", "slack", "gmail", "google-cale
 // archived), with 50,000 connect sessions and 100,000 refresh attempts over
 // the last 14 days. Skipped when PostgreSQL is unreachable.
 func BenchmarkConsolePages(b *testing.B) {
-	s := storetest.Open(b, store.FlavorPostgres)
+	srv := clienttest.StartWith(b, clienttest.Options{Flavor: store.FlavorPostgres})
+	s, h := srv.Store, srv.Handler
+	browser := clienttest.NewBrowser()
+	srv.SignIn(browser, "bench@example.com")
+	consoleURL, _ := url.Parse(srv.URL + "/console")
+	var cookies []string
+	for _, c := range browser.Client().Jar.Cookies(consoleURL) {
+		cookies = append(cookies, c.Name+"="+c.Value)
+	}
+	cookie := strings.Join(cookies, "; ")
 	ctx := b.Context()
 	now := time.Now().UTC()
 	seedConsoleBench(b, ctx, s, now)
-
-	h := benchRouter(b, s)
-	cookie := benchSignIn(b, h, s)
 
 	// A disconnected connection with refresh attempts and events, for the detail page.
 	detail := "con_" + benchPad(33*1000, 26)
@@ -167,63 +162,4 @@ func seedConsoleBench(b testing.TB, ctx context.Context, s *store.Store, now tim
 		b.Fatal(err)
 	}
 	b.Logf("seeded in %v: %+v", time.Since(start).Round(time.Millisecond), counts)
-}
-
-// benchRouter is the whole router, as clienttest builds it, on s.
-func benchRouter(b *testing.B, s *store.Store) http.Handler {
-	b.Helper()
-	spec, err := secrets.Generate("k1")
-	if err != nil {
-		b.Fatal(err)
-	}
-	keys, err := secrets.Parse(spec)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cat, err := catalog.Load(catalog.Options{Getenv: func(string) string { return "" }})
-	if err != nil {
-		b.Fatal(err)
-	}
-	secret := []byte("console-bench-secret-of-at-least-32-bytes")
-	issuer, err := auth.NewIssuer("ws-bench", secret, time.Now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pub, _ := url.Parse("http://127.0.0.1:18083")
-	cfg := &config.Config{PublicURL: pub, WorkspaceKey: "ws-bench", WorkspaceName: "Acme", WorkspaceSecret: secret, ConsoleTTL: 12 * time.Hour}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return handlers.New(handlers.Deps{Config: cfg, Store: s, Catalog: cat, Keys: keys, Issuer: issuer, Log: log, BcryptCost: bcrypt.MinCost})
-}
-
-var benchCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-
-// benchSignIn signs in through the login form and returns the session cookie header.
-func benchSignIn(b *testing.B, h http.Handler, s *store.Store) string {
-	b.Helper()
-	email, password := "bench@example.com", "correct horse battery staple"
-	if _, err := (&admin.Accounts{Store: s, Cost: bcrypt.MinCost}).Create(context.Background(), email, password); err != nil {
-		b.Fatal(err)
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/console/login", nil))
-	m := benchCSRF.FindStringSubmatch(rec.Body.String())
-	if m == nil {
-		b.Fatalf("no CSRF token on the sign-in page (%d)", rec.Code)
-	}
-	form := url.Values{"email": {email}, "password": {password}, "csrf": {m[1]}}
-	req := httptest.NewRequest(http.MethodPost, "/console/login", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	for _, c := range rec.Result().Cookies() {
-		req.AddCookie(c)
-	}
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusSeeOther || strings.Contains(rec.Header().Get("Location"), "/login") {
-		b.Fatalf("sign-in: %d to %q", rec.Code, rec.Header().Get("Location"))
-	}
-	var parts []string
-	for _, c := range rec.Result().Cookies() {
-		parts = append(parts, c.Name+"="+c.Value)
-	}
-	return strings.Join(parts, "; ")
 }

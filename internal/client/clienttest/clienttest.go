@@ -40,6 +40,7 @@ const (
 // Server is a running Hitch.
 type Server struct {
 	URL     string
+	Handler http.Handler // the router itself, for in-process requests (benchmarks)
 	Store   *store.Store
 	Issuer  *auth.Issuer
 	Keys    *secrets.KeyRing
@@ -96,7 +97,7 @@ func StartWith(t testing.TB, o Options) *Server {
 	srv.Config.Handler = handlers.New(handlers.Deps{Config: cfg, Store: s, Catalog: cat, Keys: keys, Issuer: issuer, Log: log, Now: o.Now, BcryptCost: bcrypt.MinCost})
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &Server{URL: srv.URL, Store: s, Issuer: issuer, Keys: keys, Catalog: cat, now: o.Now, t: t, srv: srv}
+	return &Server{URL: srv.URL, Handler: srv.Config.Handler, Store: s, Issuer: issuer, Keys: keys, Catalog: cat, now: o.Now, t: t, srv: srv}
 }
 
 // Admin creates a console account and returns its email and password.
