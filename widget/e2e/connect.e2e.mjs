@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import path from 'node:path';
-import { SHOTS, freePort, launchChromium, run, sleep, startHitch } from './harness.mjs';
+import { SHOTS, freePort, launchChromium, run, sleep, startHitch, withContext } from './harness.mjs';
 
 /** Everything before() sets up and after() tears down. */
 const env = {
@@ -100,27 +100,9 @@ after(async () => {
   for (const s of env.servers) s.close();
 });
 
-/** A test body with a fresh browser context (own cookies); prints the server log tail when it fails. */
+/** A test body with a fresh browser context (own cookies). */
 function e2e(name, fn) {
-  test(name, async () => {
-    const context = await env.browser.newContext({ viewport: { width: 1000, height: 760 } });
-    // Script errors and CSP refusals on any page (host or popup); failed loads (favicon 404, the 422 of a
-    // refused key) are the pages' normal answers, not problems.
-    const problems = [];
-    context.on('weberror', (e) => problems.push('uncaught: ' + e.error().message));
-    context.on('console', (m) => {
-      if (m.type() == 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`${m.page()?.url()}: ${m.text()}`);
-    });
-    try {
-      await fn(context);
-      assert.deepEqual(problems, [], 'console errors');
-    } catch (e) {
-      console.error(`--- hitch log (last lines) for "${name}":\n${logTail()}`);
-      throw e;
-    } finally {
-      await context.close();
-    }
-  });
+  test(name, () => withContext(env.browser, { name, viewport: { width: 1000, height: 760 }, logTail }, fn));
 }
 
 /** Opens the host page at origin and arms runConnect. */

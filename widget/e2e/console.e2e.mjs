@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { freePort, launchChromium, run, shot, sleep, startHitch } from './harness.mjs';
+import { freePort, launchChromium, run, shot, sleep, startHitch, withContext } from './harness.mjs';
 
 const env = { hitch: null, url: '', email: '', password: '', tenantToken: '', adminToken: '', browser: null, receiver: null, hooks: [] };
 
@@ -77,25 +77,9 @@ after(async () => {
   env.receiver?.close();
 });
 
-/** A test with a fresh browser context; console errors and CSP refusals fail it. */
+/** A test with a fresh browser context on the shared server. */
 function e2e(name, fn) {
-  test(name, async () => {
-    const context = await env.browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const problems = [];
-    context.on('weberror', (e) => problems.push('uncaught: ' + e.error().message));
-    context.on('console', (m) => {
-      if (m.type() == 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`${m.page()?.url()}: ${m.text()}`);
-    });
-    try {
-      await fn(context);
-      assert.deepEqual(problems, [], 'console errors');
-    } catch (e) {
-      console.error(`--- hitch log (last lines) for "${name}":\n${env.hitch.logTail()}`);
-      throw e;
-    } finally {
-      await context.close();
-    }
-  });
+  test(name, () => withContext(env.browser, { name, viewport: { width: 1280, height: 900 }, logTail: () => env.hitch.logTail() }, fn));
 }
 
 /** Signs in through the form; returns the page, now on the dashboard (or `next`). */
@@ -267,28 +251,26 @@ e2e('console: apps settings, CSRF refusal, sign-out and signed-out access', asyn
 
 test('console: a sign-in ends after HITCH_CONSOLE_SESSION_TTL', async () => {
   // Its own server, with a 3-second sign-in lifetime.
+  const name = 'console: a sign-in ends after HITCH_CONSOLE_SESSION_TTL';
   const short = await startHitch({ HITCH_CONSOLE_SESSION_TTL: '3s' });
-  const context = await env.browser.newContext({ viewport: { width: 1280, height: 900 } });
   try {
-    const log = short.log();
-    const email = /email:\s+(\S+)/.exec(log)?.[1];
-    const password = /password:\s+(\S+)/.exec(log)?.[1];
-    const page = await context.newPage();
-    await page.goto(short.url + '/console/tenants');
-    await page.getByLabel('Email').fill(email);
-    await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL((u) => u.pathname === '/console/tenants');
-    await sleep(3500);
-    await page.goto(short.url + '/console/connections');
-    assert.equal(new URL(page.url()).pathname, '/console/login', 'an expired sign-in reaches the sign-in page');
-    await page.getByText('Your session has expired').waitFor();
-    await shot(page, 'console-20-session-expired.png');
-  } catch (e) {
-    console.error(short.logTail());
-    throw e;
+    await withContext(env.browser, { name, viewport: { width: 1280, height: 900 }, logTail: short.logTail }, async (context) => {
+      const log = short.log();
+      const email = /email:\s+(\S+)/.exec(log)?.[1];
+      const password = /password:\s+(\S+)/.exec(log)?.[1];
+      const page = await context.newPage();
+      await page.goto(short.url + '/console/tenants');
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(password);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL((u) => u.pathname === '/console/tenants');
+      await sleep(3500);
+      await page.goto(short.url + '/console/connections');
+      assert.equal(new URL(page.url()).pathname, '/console/login', 'an expired sign-in reaches the sign-in page');
+      await page.getByText('Your session has expired').waitFor();
+      await shot(page, 'console-20-session-expired.png');
+    });
   } finally {
-    await context.close();
     await short.stop();
   }
 });

@@ -1,5 +1,6 @@
 // Shared parts of the browser tests: building and running `hitch serve --demo` on a free port with its own
 // SQLite database, and launching Debian's Chromium through playwright-core (never a downloaded browser).
+import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -82,4 +83,27 @@ export function launchChromium() {
 
 export async function shot(page, name) {
   await page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
+}
+
+/**
+ * Runs fn(context) in a fresh browser context (own cookies). Script errors and CSP refusals on any page fail
+ * it; failed loads (a favicon 404, the 422 of a refused form) are pages' normal answers, not problems. On
+ * failure the tail of the server log (logTail()) is printed under the test's name.
+ */
+export async function withContext(browser, { name, viewport, logTail }, fn) {
+  const context = await browser.newContext({ viewport });
+  const problems = [];
+  context.on('weberror', (e) => problems.push('uncaught: ' + e.error().message));
+  context.on('console', (m) => {
+    if (m.type() == 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`${m.page()?.url()}: ${m.text()}`);
+  });
+  try {
+    await fn(context);
+    assert.deepEqual(problems, [], 'console errors');
+  } catch (e) {
+    console.error(`--- hitch log (last lines) for "${name}":\n${logTail()}`);
+    throw e;
+  } finally {
+    await context.close();
+  }
 }
