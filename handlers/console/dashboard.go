@@ -108,11 +108,11 @@ func (h *Handler) loadDashboard(ctx context.Context, since, now time.Time) (dash
 		wg.Go(func() { errs[i] = fn() })
 	}
 	run(0, func() (err error) { d.broken, err = h.Store.RecentlyDisconnected(ctx, dashboardAttention); return })
+	start := time.Now()
 	cached, at, ok := h.aggregates.get(since, now)
 	if ok {
 		d.aggregates, d.asOf = cached, at
 	} else {
-		start := time.Now()
 		run(1, func() (err error) {
 			d.counts, d.byApp, err = h.Store.TallyConnections(ctx)
 			d.byApp = d.byApp[:min(len(d.byApp), dashboardTopApps)]
@@ -120,17 +120,15 @@ func (h *Handler) loadDashboard(ctx context.Context, since, now time.Time) (dash
 		})
 		run(2, func() (err error) { d.funnel, err = h.Store.SessionFunnel(ctx, since, now); return })
 		run(3, func() (err error) { d.refresh, err = h.Store.RefreshActivity(ctx, since); return })
-		defer func() {
-			if errs[1] == nil && errs[2] == nil && errs[3] == nil && time.Since(start) > slowAggregates {
-				h.aggregates.put(since, now, d.aggregates)
-			}
-		}()
 	}
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
 			return dashboardData{}, err
 		}
+	}
+	if !ok && time.Since(start) > slowAggregates {
+		h.aggregates.put(since, now, d.aggregates)
 	}
 	return d, nil
 }
