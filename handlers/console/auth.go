@@ -1,9 +1,7 @@
 package console
 
 import (
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/hitchdev/hitch/internal/admin"
 	"github.com/hitchdev/hitch/internal/fault"
+	"github.com/hitchdev/hitch/internal/secrets"
 	"github.com/hitchdev/hitch/internal/store"
 	views "github.com/hitchdev/hitch/views/console"
 )
@@ -41,7 +40,7 @@ func (h *Handler) session(c echo.Context) *sessions.Session {
 		s.Options, s.IsNew = &opts, true
 	}
 	if tok, _ := s.Values[keyCSRF].(string); tok == "" {
-		s.Values[keyCSRF] = newToken()
+		s.Values[keyCSRF] = secrets.NewToken()
 		h.save(c, s)
 	}
 	c.Set(sessKey, s)
@@ -54,12 +53,6 @@ func (h *Handler) save(c echo.Context, s *sessions.Session) {
 	if err := s.Save(c.Request(), c.Response()); err != nil {
 		h.Log.WarnContext(c.Request().Context(), "console session not saved", "error", err)
 	}
-}
-
-func newToken() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // csrf refuses unsafe requests that are cross-origin (Sec-Fetch-Site/Origin,
@@ -185,7 +178,7 @@ func (h *Handler) login(c echo.Context) error {
 	sess := h.session(c)
 	sess.Values[keyAdmin] = ad.ID
 	sess.Values[keyIssued] = h.Now().UnixMicro()
-	sess.Values[keyCSRF] = newToken() // a token seen before sign-in is not trusted after it
+	sess.Values[keyCSRF] = secrets.NewToken() // a token seen before sign-in is not trusted after it
 	h.save(c, sess)
 	h.Log.InfoContext(c.Request().Context(), "console sign-in", "admin", ad.ID)
 	return redirect(c, p.Next)
@@ -200,6 +193,6 @@ func (h *Handler) logout(c echo.Context) error {
 func (h *Handler) signOut(c echo.Context, sess *sessions.Session) {
 	delete(sess.Values, keyAdmin)
 	delete(sess.Values, keyIssued)
-	sess.Values[keyCSRF] = newToken()
+	sess.Values[keyCSRF] = secrets.NewToken()
 	h.save(c, sess)
 }

@@ -5,9 +5,7 @@ package popup
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
@@ -25,6 +23,7 @@ import (
 	"github.com/hitchdev/hitch/internal/catalog"
 	"github.com/hitchdev/hitch/internal/connect"
 	"github.com/hitchdev/hitch/internal/fault"
+	"github.com/hitchdev/hitch/internal/secrets"
 	"github.com/hitchdev/hitch/internal/store"
 	"github.com/hitchdev/hitch/views/popup"
 )
@@ -81,9 +80,7 @@ func (h *Handler) browser(c echo.Context, create bool) (string, error) {
 	if !create {
 		return "", nil
 	}
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	id := base64.RawURLEncoding.EncodeToString(b)
+	id := secrets.NewToken()
 	sess.Values["bid"] = id
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
 		return "", err

@@ -2,9 +2,7 @@ package connect
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -19,6 +17,7 @@ import (
 	"github.com/hitchdev/hitch/internal/events"
 	"github.com/hitchdev/hitch/internal/fault"
 	"github.com/hitchdev/hitch/internal/oauth"
+	"github.com/hitchdev/hitch/internal/secrets"
 	"github.com/hitchdev/hitch/internal/store"
 )
 
@@ -64,7 +63,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (store.Session, stri
 			return store.Session{}, "", err
 		}
 	}
-	code := randomToken()
+	code := secrets.NewToken()
 	now := s.Now().UTC()
 	sess := store.Session{
 		ID:           store.NewID("cs"),
@@ -271,7 +270,7 @@ func (s *Service) BeginOAuth(ctx context.Context, sess store.Session, app *catal
 	if err != nil {
 		return "", fieldFault(app, err)
 	}
-	state, verifier := randomToken(), oauth2.GenerateVerifier()
+	state, verifier := secrets.NewToken(), oauth2.GenerateVerifier()
 	authURL, err := s.OAuth.AuthCodeURL(s.provider(app, fields), state, verifier)
 	if err != nil {
 		return "", fieldFault(app, err)
@@ -548,12 +547,6 @@ func issuerMatches(iss, authorizeURL string) bool {
 func Digest(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
-}
-
-func randomToken() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // safeCode keeps a provider's error code printable and short.
