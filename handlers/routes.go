@@ -116,7 +116,7 @@ func New(d Deps) *echo.Echo {
 
 	consoleTTL := d.Config.ConsoleTTL
 	if consoleTTL <= 0 {
-		consoleTTL = 12 * time.Hour
+		consoleTTL = config.DefaultConsoleTTL // a Config built by hand, not by Load
 	}
 	(&console.Handler{
 		Accounts: &admin.Accounts{Store: d.Store, Now: d.Now, Cost: d.BcryptCost},

@@ -17,6 +17,9 @@ import (
 	"time"
 )
 
+// DefaultConsoleTTL is how long a console sign-in lasts unless HITCH_CONSOLE_SESSION_TTL says otherwise.
+const DefaultConsoleTTL = 12 * time.Hour
+
 // DefaultDatabaseURL is the embedded SQLite database used when none is configured.
 const DefaultDatabaseURL = "sqlite://./data/hitch.db"
 
@@ -163,7 +166,7 @@ func Load(getenv func(string) string, o Overrides) (*Config, error) {
 			return nil, &Error{"HITCH_WEBHOOK_SECRET", "must start with whsec_"}
 		}
 	}
-	c.ConsoleTTL = 12 * time.Hour
+	c.ConsoleTTL = DefaultConsoleTTL
 	if v := strings.TrimSpace(getenv("HITCH_CONSOLE_SESSION_TTL")); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Second || d > 30*24*time.Hour {

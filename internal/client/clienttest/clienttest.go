@@ -55,7 +55,7 @@ type Server struct {
 type Options struct {
 	Flavor     string           // store.FlavorSQLite (default) or store.FlavorPostgres
 	Now        func() time.Time // the server's clock; nil: time.Now
-	ConsoleTTL time.Duration    // console sign-in lifetime; 0: 12h
+	ConsoleTTL time.Duration    // console sign-in lifetime; 0: the default
 }
 
 // Start runs a Hitch server with the sandbox apps until the test ends.
@@ -69,9 +69,6 @@ func StartWith(t testing.TB, o Options) *Server {
 	t.Helper()
 	if o.Flavor == "" {
 		o.Flavor = store.FlavorSQLite
-	}
-	if o.ConsoleTTL == 0 {
-		o.ConsoleTTL = 12 * time.Hour
 	}
 	s := storetest.Open(t, o.Flavor)
 	spec, err := secrets.Generate("k1")
