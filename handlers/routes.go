@@ -95,7 +95,14 @@ func New(d Deps) *echo.Echo {
 	}
 	authn := &middleware.Authenticator{Issuer: d.Issuer, Tenants: d.Store, Now: d.Now, Log: d.Log}
 	hooks := webhook.NewService(webhook.Options{Store: d.Store, Keys: d.Keys, Now: d.Now, Log: d.Log})
+	listCache := d.Config.ListCache
+	if listCache == 0 {
+		listCache = config.DefaultListCache
+	}
+	lister := connect.NewLister(d.Store, listCache)
+	registerListerMetrics(d.Registry, lister)
 	(&api.Handler{
+		Lister:  lister,
 		Connect: connects, Apps: apps, Catalog: d.Catalog, Store: d.Store, PublicURL: d.Config.URL(""), PublicOrigin: d.Config.PublicOrigin(),
 		OriginAllowed: d.Config.OriginAllowed,
 		Webhooks:      hooks,
@@ -208,4 +215,22 @@ func mountStatic(e *echo.Echo) {
 	}
 	e.GET("/static/*", serve(""))
 	e.GET("/sdk/*", serve("sdk/"))
+}
+
+// registerListerMetrics exports how list pages were served, so an operator can see the cache earn its
+// memory (hits) or not (misses: lists that change between reads).
+func registerListerMetrics(reg prometheus.Registerer, l *connect.Lister) {
+	served := func(result string, read func(connect.ListerStats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "hitch_list_pages_total", Help: "Connection list pages served, by how: hit (cached page, unchanged list), miss (rendered and cached), uncached (rendered, cache off or all tenants).",
+			ConstLabels: prometheus.Labels{"result": result},
+		}, func() float64 { return float64(read(l.Stats())) })
+	}
+	reg.MustRegister(
+		served("hit", func(s connect.ListerStats) int64 { return s.Hits }),
+		served("miss", func(s connect.ListerStats) int64 { return s.Misses }),
+		served("uncached", func(s connect.ListerStats) int64 { return s.Uncached }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hitch_list_cache_bytes", Help: "Bytes of rendered list pages cached in this process."},
+			func() float64 { return float64(l.Stats().Bytes) }),
+	)
 }

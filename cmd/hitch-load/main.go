@@ -41,6 +41,7 @@ func main() {
 	dur := flag.Duration("duration", 10*time.Second, "load duration per target")
 	conc := flag.Int("concurrency", 16, "concurrent clients")
 	limit := flag.Int("limit", 100, "page size")
+	writes := flag.Int("writes", 100, "connection writes per second during the \"with writes\" run (each one changes the tenant's list)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	if *profile != "" {
@@ -52,14 +53,14 @@ func main() {
 		_ = pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*db, *n, *dur, *conc, *limit); err != nil {
+	if err := run(*db, *n, *dur, *conc, *limit, *writes); err != nil {
 		fmt.Fprintln(os.Stderr, "hitch-load:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(dbURL string, n int, dur time.Duration, conc, limit int) error {
+func run(dbURL string, n int, dur time.Duration, conc, limit, writes int) error {
 	ctx := context.Background()
 	dbURL, cleanup, err := freshSchema(ctx, dbURL)
 	if err != nil {
@@ -99,6 +100,7 @@ func run(dbURL string, n int, dur time.Duration, conc, limit int) error {
 	pub, _ := url.Parse("http://127.0.0.1")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	hitch := handlers.New(handlers.Deps{Config: &config.Config{PublicURL: pub}, Store: s, Catalog: cat, Keys: keys, Issuer: issuer, Log: log})
+	uncached := handlers.New(handlers.Deps{Config: &config.Config{PublicURL: pub, ListCache: -1}, Store: s, Catalog: cat, Keys: keys, Issuer: issuer, Log: log})
 
 	// The baseline: the same page of 100 connections, precomputed, from a bare Echo handler.
 	rows, _, err := s.ListConnections(ctx, store.ConnectionFilter{TenantKey: "load", Limit: limit})
@@ -132,8 +134,25 @@ func run(dbURL string, n int, dur time.Duration, conc, limit int) error {
 	if err != nil {
 		return err
 	}
+	// The list changing under the readers: every write makes the next read of each page render it again.
+	stopWrites, wrote := writeLoad(ctx, s, writes)
+	writesRes, err := load(fmt.Sprintf("hitch, %d writes/s", writes), hitch, path, tok, dur, conc)
+	made := stopWrites()
+	if err != nil {
+		return err
+	}
+	if *wrote != nil {
+		return *wrote
+	}
+	// Every page read from the database and rendered: the cost of a list that changes on every read.
+	uncachedRes, err := load("hitch, list cache off", uncached, path, tok, dur, conc)
+	if err != nil {
+		return err
+	}
 	fmt.Printf("\nratio hitch/bare: %.1f%% (target >= 40%%)\n", 100*hitchRes/bareRes)
 	fmt.Printf("ratio deep page/bare: %.1f%%\n", 100*deepRes/bareRes)
+	fmt.Printf("ratio with %d writes/s (%d made)/bare: %.1f%%\n", writes, made, 100*writesRes/bareRes)
+	fmt.Printf("ratio list cache off/bare: %.1f%%\n", 100*uncachedRes/bareRes)
 	return nil
 }
 
@@ -163,6 +182,45 @@ func seed(ctx context.Context, s *store.Store, n int) error {
 		}
 	}
 	return nil
+}
+
+// writeLoad renames a random connection of the tenant perSecond times a second until stopped; stop
+// returns how many writes were made. The first error, if any, is left in *err after stop.
+func writeLoad(ctx context.Context, s *store.Store, perSecond int) (stop func() int, err *error) {
+	err = new(error)
+	if perSecond <= 0 {
+		return func() int { return 0 }, err
+	}
+	ids, _, listErr := s.ListConnectionSummaries(ctx, store.ConnectionFilter{TenantKey: "load", Limit: store.MaxLimit})
+	if listErr != nil || len(ids) == 0 {
+		*err = fmt.Errorf("write load: %v", listErr)
+		return func() int { return 0 }, err
+	}
+	done := make(chan struct{})
+	var made int
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(time.Second / time.Duration(perSecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			c, e := s.GetConnection(ctx, ids[made%len(ids)].ID, "load")
+			if e == nil {
+				c.Name, c.UpdatedAt = fmt.Sprintf("HubSpot renamed %d", made), time.Now()
+				e = s.UpdateConnection(ctx, &c)
+			}
+			if e != nil {
+				*err = e
+				return
+			}
+			made++
+		}
+	})
+	return func() int { close(done); wg.Wait(); return made }, err
 }
 
 func deepCursor(ctx context.Context, s *store.Store, limit, skip int) (string, error) {

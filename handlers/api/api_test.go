@@ -654,4 +654,56 @@ func TestConnectionListRendering(t *testing.T) {
 	})
 }
 
+// TestConnectionListETag checks list pages carry an entity tag, that If-None-Match with it answers 304
+// without a body while the list is unchanged, and that any change to the list (here an archive through
+// the API) gives a full page with a new tag.
+func TestConnectionListETag(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s *store.Store) {
+		e := newEnv(t, s)
+		ctx := t.Context()
+		now := time.Now().UTC()
+		var ids []string
+		for _, tenant := range []string{"etag", "other"} {
+			if err := s.UpsertTenant(ctx, tenant, "", now); err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				c := store.Connection{TenantKey: tenant, AppKey: "hubspot", Name: "HubSpot", AuthType: "oauth2", CreatedAt: now, UpdatedAt: now}
+				if err := s.InsertConnection(ctx, &c); err != nil {
+					t.Fatal(err)
+				}
+				if tenant == "etag" {
+					ids = append(ids, c.ID)
+				}
+			}
+		}
+		tok := e.token("etag")
+		first := e.do("GET", "/connections", tok, nil)
+		tag := first.header.Get("ETag")
+		if first.status != 200 || len(tag) < 10 || tag[0] != '"' || tag[len(tag)-1] != '"' {
+			t.Fatalf("first page: %d, ETag %q", first.status, tag)
+		}
+		for _, inm := range []string{tag, "W/" + tag, `"nope", ` + tag, "*"} {
+			same := e.do("GET", "/connections", tok, nil, "If-None-Match", inm)
+			if same.status != http.StatusNotModified || len(same.body) != 0 || same.header.Get("ETag") != tag {
+				t.Fatalf("If-None-Match %s on an unchanged list: %d %q, ETag %q", inm, same.status, same.body, same.header.Get("ETag"))
+			}
+		}
+		// Another page, or another tenant's list, is another representation.
+		if r := e.do("GET", "/connections?limit=2", tok, nil, "If-None-Match", tag); r.status != 200 {
+			t.Fatalf("another page with the first page's tag: %d", r.status)
+		}
+		if r := e.do("GET", "/connections", e.token("other"), nil, "If-None-Match", tag); r.status != 200 || r.header.Get("ETag") == tag {
+			t.Fatalf("another tenant's list with this tenant's tag: %d, ETag %q", r.status, r.header.Get("ETag"))
+		}
+		if r := e.do("DELETE", "/connections/"+ids[0], tok, nil); r.status != 200 {
+			t.Fatalf("archive: %d %s", r.status, r.body)
+		}
+		after := e.do("GET", "/connections", tok, nil, "If-None-Match", tag)
+		if after.status != 200 || after.header.Get("ETag") == tag || bytes.Contains(after.body, []byte(ids[0])) {
+			t.Fatalf("after an archive: %d, ETag %q (was %q): %s", after.status, after.header.Get("ETag"), tag, after.body)
+		}
+	})
+}
+
 func ptrTime(t time.Time) *time.Time { return &t }

@@ -20,6 +20,10 @@ import (
 // DefaultConsoleTTL is how long a console sign-in lasts unless HITCH_CONSOLE_SESSION_TTL says otherwise.
 const DefaultConsoleTTL = 12 * time.Hour
 
+// DefaultListCache is the memory kept for rendered connection list pages unless HITCH_LIST_CACHE_MB says
+// otherwise.
+const DefaultListCache = 32 << 20
+
 // DefaultDatabaseURL is the embedded SQLite database used when none is configured.
 const DefaultDatabaseURL = "sqlite://./data/hitch.db"
 
@@ -41,11 +45,14 @@ type Config struct {
 	AdminEmail      string        // HITCH_ADMIN_EMAIL
 	AdminPassword   string        // HITCH_ADMIN_PASSWORD
 	ConsoleTTL      time.Duration // HITCH_CONSOLE_SESSION_TTL: how long a console sign-in lasts (default 12h)
-	Sandbox         bool          // HITCH_SANDBOX or --demo
-	Demo            bool          // --demo (or HITCH_DEMO)
-	LogLevel        string        // HITCH_LOG_LEVEL: debug, info, warn, error
-	LogFormat       string        // HITCH_LOG_FORMAT: text or json
-	ShutdownGrace   time.Duration
+	// ListCache is the bytes of rendered list pages each process keeps (HITCH_LIST_CACHE_MB, default 32 MiB):
+	// 0 means DefaultListCache, negative turns the cache off.
+	ListCache     int64
+	Sandbox       bool   // HITCH_SANDBOX or --demo
+	Demo          bool   // --demo (or HITCH_DEMO)
+	LogLevel      string // HITCH_LOG_LEVEL: debug, info, warn, error
+	LogFormat     string // HITCH_LOG_FORMAT: text or json
+	ShutdownGrace time.Duration
 
 	// SecretGenerated is true when the workspace secret was created on this start.
 	SecretGenerated bool
@@ -164,6 +171,16 @@ func Load(getenv func(string) string, o Overrides) (*Config, error) {
 		}
 		if !strings.HasPrefix(c.WebhookSecret, "whsec_") {
 			return nil, &Error{"HITCH_WEBHOOK_SECRET", "must start with whsec_"}
+		}
+	}
+	if v := strings.TrimSpace(getenv("HITCH_LIST_CACHE_MB")); v != "" {
+		mb, err := strconv.Atoi(v)
+		if err != nil || mb < 0 || mb > 1<<16 {
+			return nil, &Error{"HITCH_LIST_CACHE_MB", "must be a whole number of MiB from 0 (off) to 65536"}
+		}
+		c.ListCache = int64(mb) << 20
+		if mb == 0 {
+			c.ListCache = -1
 		}
 	}
 	c.ConsoleTTL = DefaultConsoleTTL

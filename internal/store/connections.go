@@ -314,6 +314,31 @@ func (q *Queries) ListConnectionSummaries(ctx context.Context, f ConnectionFilte
 	return out, next, nil
 }
 
+// ConnectionListVersion returns the version of tenantKey's connection list: a number that grows with every
+// committed write to a column a list shows (ConnectionSummary's), whichever process made it. Triggers keep
+// it (migration 00005), so no write path can forget to. The same version read at two instants means no
+// list of that tenant changed between them; a tenant without connections is at version 0.
+func (q *Queries) ConnectionListVersion(ctx context.Context, tenantKey string) (int64, error) {
+	rows, err := q.queryPrepared(ctx, "SELECT COALESCE(SUM(version), 0) FROM connection_list_versions WHERE tenant_key = ?", tenantKey)
+	if err != nil {
+		return 0, q.wrap("list version", err)
+	}
+	defer rows.Close()
+	var v any
+	if rows.Next() {
+		if err := rows.Scan(&v); err != nil {
+			return 0, q.wrap("list version", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, q.wrap("list version", err)
+	}
+	// PostgreSQL sums bigints as numeric, which lib/pq hands over as text.
+	var sv summaryValues
+	n := sv.int(v)
+	return n, sv.err
+}
+
 // summaryValues holds a summary row's non-text columns as scanned.
 type summaryValues struct {
 	input, disconnected, errCode, errMsg, created, updated, lastRefresh, nextRefresh, attempts, archived any

@@ -140,11 +140,11 @@ func TestMigrate(t *testing.T) {
 			t.Fatalf("second Migrate: %v", err)
 		}
 		v, err := s.MigrationVersion(ctx)
-		if err != nil || v != 4 {
-			t.Fatalf("MigrationVersion() = %d, %v; want 4", v, err)
+		if err != nil || v != 5 {
+			t.Fatalf("MigrationVersion() = %d, %v; want 5", v, err)
 		}
 		for _, table := range []string{"tenants", "connections", "connect_sessions", "events", "webhook_endpoints",
-			"webhook_deliveries", "webhook_attempts", "app_settings", "admins", "refresh_attempts"} {
+			"webhook_deliveries", "webhook_attempts", "app_settings", "admins", "refresh_attempts", "connection_list_versions"} {
 			var n int
 			if err := s.DB().Get(&n, "SELECT COUNT(*) FROM "+table); err != nil {
 				t.Errorf("table %s: %v", table, err)

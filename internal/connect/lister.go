@@ -1,0 +1,227 @@
+package connect
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/hitchdev/hitch/internal/store"
+)
+
+// Page is one rendered page of a connection list: the JSON document the API sends and its entity tag.
+// Body is shared between callers and must not be modified.
+type Page struct {
+	Body []byte
+	ETag string // strong, quoted: "…"
+}
+
+// Lister serves pages of connection lists. Pages of one tenant are rendered once and kept in a
+// per-process cache; every call first reads the tenant's list version (one indexed read that database
+// triggers keep current on every write, whichever replica made it) and serves the kept page only when it
+// was rendered at that same version. A list is therefore never staler than a fresh query would be, on any
+// replica, while a repeated read skips the page query, its decoding and its rendering. Lists across all
+// tenants (an admin without a tenant filter) are not cached.
+type Lister struct {
+	store *store.Store
+
+	mu     sync.Mutex
+	pages  *simplelru.LRU[pageKey, *cachedPage] // nil: caching off
+	bytes  int64                                // the cached pages' footprint
+	budget int64
+
+	hits, misses, uncached atomic.Int64
+}
+
+// pageKey is everything that selects a page besides the version.
+type pageKey struct {
+	tenant, app, search, cursor string
+	disconnected                int8 // 0 any, 1 false, 2 true
+	archived                    bool
+	limit                       int
+}
+
+type cachedPage struct {
+	Page
+	version int64
+	size    int64
+}
+
+// maxPages bounds the number of cached pages whatever their size; the byte budget usually binds first.
+const maxPages = 1 << 16
+
+// NewLister returns a Lister that keeps up to budget bytes of rendered pages; budget <= 0 turns the
+// cache off (every call queries and renders).
+func NewLister(s *store.Store, budget int64) *Lister {
+	l := &Lister{store: s, budget: budget}
+	if budget > 0 {
+		// The callback runs inside the LRU's calls, which l.mu already guards.
+		l.pages, _ = simplelru.NewLRU(maxPages, func(_ pageKey, p *cachedPage) { l.bytes -= p.size })
+	}
+	return l
+}
+
+// ListerStats counts how Page calls were served.
+type ListerStats struct {
+	Hits, Misses, Uncached int64 // from the cache; rendered and kept; rendered without the cache
+	Pages, Bytes           int64 // what the cache holds now
+}
+
+// Stats reports the Lister's counters.
+func (l *Lister) Stats() ListerStats {
+	st := ListerStats{Hits: l.hits.Load(), Misses: l.misses.Load(), Uncached: l.uncached.Load()}
+	if l.pages != nil {
+		l.mu.Lock()
+		st.Pages, st.Bytes = int64(l.pages.Len()), l.bytes
+		l.mu.Unlock()
+	}
+	return st
+}
+
+// Page returns the page of connections f selects, newest first. Its errors are the store's
+// (store.ErrInvalidCursor for a cursor that is not one of ours).
+func (l *Lister) Page(ctx context.Context, f store.ConnectionFilter) (*Page, error) {
+	if l.pages == nil || f.TenantKey == "" {
+		l.uncached.Add(1)
+		return l.render(ctx, f)
+	}
+	// The version is read before the page: a write committed between the two reads leaves the page newer
+	// than its version, so the next call sees a higher version and renders again. The other order could
+	// keep a page older than its version for good.
+	version, err := l.store.ConnectionListVersion(ctx, f.TenantKey)
+	if err != nil {
+		return nil, err
+	}
+	key := keyOf(f)
+	l.mu.Lock()
+	p, ok := l.pages.Get(key)
+	l.mu.Unlock()
+	if ok && p.version == version {
+		l.hits.Add(1)
+		return &p.Page, nil
+	}
+	l.misses.Add(1)
+	page, err := l.render(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	l.keep(key, &cachedPage{Page: *page, version: version, size: pageSize(key, page)})
+	return page, nil
+}
+
+// keep caches p unless it is too large to be worth its share of the budget, or a page of a later version
+// is already kept under its key (a slower caller finishing last must not put an older page back).
+func (l *Lister) keep(key pageKey, p *cachedPage) {
+	if p.size > l.budget/8 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if had, ok := l.pages.Peek(key); ok {
+		if had.version > p.version {
+			return
+		}
+		l.pages.Remove(key) // through the callback, so its bytes are returned
+	}
+	l.pages.Add(key, p)
+	l.bytes += p.size
+	for l.bytes > l.budget {
+		l.pages.RemoveOldest()
+	}
+}
+
+// pageSize is a page's footprint in the cache: its body and key, plus the bookkeeping around them.
+func pageSize(k pageKey, p *Page) int64 {
+	return int64(cap(p.Body) + len(p.ETag) + len(k.tenant) + len(k.app) + len(k.search) + len(k.cursor) + 256)
+}
+
+func keyOf(f store.ConnectionFilter) pageKey {
+	k := pageKey{tenant: f.TenantKey, app: f.AppKey, search: f.Search, cursor: f.Cursor, archived: f.IncludeArchived, limit: f.Limit}
+	if k.limit <= 0 {
+		k.limit = store.DefaultLimit // "no limit" and the default are the same page
+	}
+	if f.Disconnected != nil {
+		k.disconnected = 1
+		if *f.Disconnected {
+			k.disconnected = 2
+		}
+	}
+	return k
+}
+
+// render queries a page and renders it into a buffer of exactly its size.
+func (l *Lister) render(ctx context.Context, f store.ConnectionFilter) (*Page, error) {
+	rows, next, err := l.store.ListConnectionSummaries(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	bp := renderBuffers.Get().(*[]byte)
+	b := AppendPageJSON((*bp)[:0], rows, next)
+	body := append([]byte(nil), b...)
+	*bp = b
+	if cap(b) <= 1<<20 { // an occasional huge page is left to the GC
+		renderBuffers.Put(bp)
+	}
+	return &Page{Body: body, ETag: entityTag(body)}, nil
+}
+
+// renderBuffers recycles the buffers pages are rendered into before they are copied out at their size.
+var renderBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// AppendPageJSON appends a list response, {"items":[…],"cursor":…}, as encoding/json's Encoder writes it
+// (newline included): the rows by AppendSummaryJSON, the cursor null after the last page.
+func AppendPageJSON(dst []byte, rows []store.ConnectionSummary, next string) []byte {
+	dst = append(dst, `{"items":[`...)
+	for i := range rows {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendSummaryJSON(dst, &rows[i])
+	}
+	dst = append(dst, `],"cursor":`...)
+	if next == "" {
+		dst = append(dst, "null"...)
+	} else {
+		dst = AppendJSONString(dst, next)
+	}
+	return append(dst, "}\n"...)
+}
+
+// entityTag is a strong entity tag for body: 144 bits of its SHA-256, so equal bodies get equal tags on
+// every replica.
+func entityTag(body []byte) string {
+	sum := sha256.Sum256(body)
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
+}
+
+// ETagMatches reports whether an If-None-Match header value matches etag under the weak comparison RFC 9110
+// section 13.1.2 prescribes for it: "*", or any listed tag whose opaque part equals etag's, W/ or not.
+func ETagMatches(header, etag string) bool {
+	want := strings.TrimPrefix(etag, "W/")
+	for header != "" {
+		header = strings.TrimLeft(header, " \t,")
+		if header == "" {
+			return false
+		}
+		if header[0] == '*' {
+			return true
+		}
+		header = strings.TrimPrefix(header, "W/")
+		if header == "" || header[0] != '"' {
+			return false // not an entity tag: the rest cannot be read reliably
+		}
+		end := strings.IndexByte(header[1:], '"')
+		if end < 0 {
+			return false
+		}
+		if header[:end+2] == want {
+			return true
+		}
+		header = header[end+2:]
+	}
+	return false
+}
