@@ -222,13 +222,14 @@ func mountStatic(e *echo.Echo) {
 func registerListerMetrics(reg prometheus.Registerer, l *connect.Lister) {
 	served := func(result string, read func(connect.ListerStats) int64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "hitch_list_pages_total", Help: "Connection list pages served, by how: hit (cached page, unchanged list), miss (rendered and cached), uncached (rendered, cache off or all tenants).",
+			Name: "hitch_list_pages_total", Help: "Connection list pages served, by how: hit (cached page, unchanged list), miss (rendered and cached), shared (waited for a concurrent miss of the same page), uncached (rendered, cache off or all tenants).",
 			ConstLabels: prometheus.Labels{"result": result},
 		}, func() float64 { return float64(read(l.Stats())) })
 	}
 	reg.MustRegister(
 		served("hit", func(s connect.ListerStats) int64 { return s.Hits }),
 		served("miss", func(s connect.ListerStats) int64 { return s.Misses }),
+		served("shared", func(s connect.ListerStats) int64 { return s.Shared }),
 		served("uncached", func(s connect.ListerStats) int64 { return s.Uncached }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hitch_list_cache_bytes", Help: "Bytes of rendered list pages cached in this process."},
 			func() float64 { return float64(l.Stats().Bytes) }),

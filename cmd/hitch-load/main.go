@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hitchdev/hitch/handlers"
 	"github.com/hitchdev/hitch/internal/auth"
@@ -99,7 +100,8 @@ func run(dbURL string, n int, dur time.Duration, conc, limit, writes int) error 
 	tok, _ := issuer.Mint(auth.Principal{TenantKey: "load"}, time.Hour)
 	pub, _ := url.Parse("http://127.0.0.1")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hitch := handlers.New(handlers.Deps{Config: &config.Config{PublicURL: pub}, Store: s, Catalog: cat, Keys: keys, Issuer: issuer, Log: log})
+	reg := prometheus.NewRegistry()
+	hitch := handlers.New(handlers.Deps{Config: &config.Config{PublicURL: pub}, Store: s, Catalog: cat, Keys: keys, Issuer: issuer, Log: log, Registry: reg})
 	uncached := handlers.New(handlers.Deps{Config: &config.Config{PublicURL: pub, ListCache: -1}, Store: s, Catalog: cat, Keys: keys, Issuer: issuer, Log: log})
 
 	// The baseline: the same page of 100 connections, precomputed, from a bare Echo handler.
@@ -149,11 +151,33 @@ func run(dbURL string, n int, dur time.Duration, conc, limit, writes int) error 
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\nratio hitch/bare: %.1f%% (target >= 40%%)\n", 100*hitchRes/bareRes)
+	fmt.Printf("\nlist pages served by the cached server: %s\n", pagesServed(reg))
+	fmt.Printf("ratio hitch/bare: %.1f%% (target >= 40%%)\n", 100*hitchRes/bareRes)
 	fmt.Printf("ratio deep page/bare: %.1f%%\n", 100*deepRes/bareRes)
 	fmt.Printf("ratio with %d writes/s (%d made)/bare: %.1f%%\n", writes, made, 100*writesRes/bareRes)
 	fmt.Printf("ratio list cache off/bare: %.1f%%\n", 100*uncachedRes/bareRes)
 	return nil
+}
+
+// pagesServed reads the list cache's counters from the server's metrics.
+func pagesServed(reg *prometheus.Registry) string {
+	families, err := reg.Gather()
+	if err != nil {
+		return err.Error()
+	}
+	var parts []string
+	for _, f := range families {
+		if f.GetName() != "hitch_list_pages_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				parts = append(parts, fmt.Sprintf("%s %.0f", l.GetValue(), m.GetCounter().GetValue()))
+			}
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }
 
 func seed(ctx context.Context, s *store.Store, n int) error {

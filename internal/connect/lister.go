@@ -4,11 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/hitchdev/hitch/internal/store"
 )
@@ -34,7 +38,9 @@ type Lister struct {
 	bytes  int64                                // the cached pages' footprint
 	budget int64
 
-	hits, misses, uncached atomic.Int64
+	flights singleflight.Group
+
+	hits, misses, shared, uncached atomic.Int64
 }
 
 // pageKey is everything that selects a page besides the version.
@@ -67,13 +73,17 @@ func NewLister(s *store.Store, budget int64) *Lister {
 
 // ListerStats counts how Page calls were served.
 type ListerStats struct {
-	Hits, Misses, Uncached int64 // from the cache; rendered and kept; rendered without the cache
-	Pages, Bytes           int64 // what the cache holds now
+	Hits     int64 // from the cache
+	Misses   int64 // renders of a changed or new page (kept in the cache unless too large)
+	Shared   int64 // calls that waited for another caller's render of the same page (and so did not render)
+	Uncached int64 // rendered without the cache: cache off, or every tenant at once
+	Pages    int64 // what the cache holds now
+	Bytes    int64
 }
 
 // Stats reports the Lister's counters.
 func (l *Lister) Stats() ListerStats {
-	st := ListerStats{Hits: l.hits.Load(), Misses: l.misses.Load(), Uncached: l.uncached.Load()}
+	st := ListerStats{Hits: l.hits.Load(), Misses: l.misses.Load(), Shared: l.shared.Load(), Uncached: l.uncached.Load()}
 	if l.pages != nil {
 		l.mu.Lock()
 		st.Pages, st.Bytes = int64(l.pages.Len()), l.bytes
@@ -104,13 +114,50 @@ func (l *Lister) Page(ctx context.Context, f store.ConnectionFilter) (*Page, err
 		l.hits.Add(1)
 		return &p.Page, nil
 	}
-	l.misses.Add(1)
-	page, err := l.render(ctx, f)
-	if err != nil {
-		return nil, err
+	// One render per page and version, however many callers missed it at once: after a write, every
+	// client polling the list would otherwise query the same page together.
+	led := false // set only by this caller's function, when it is the one that runs
+	flight := l.flights.DoChan(key.flight(version), func() (any, error) {
+		led = true
+		l.misses.Add(1)
+		// The render outlives a caller that gives up, for the others waiting on it, within a bound.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), renderTimeout)
+		defer cancel()
+		page, err := l.render(rctx, f)
+		if err != nil {
+			return nil, err
+		}
+		l.keep(key, &cachedPage{Page: *page, version: version, size: pageSize(key, page)})
+		return page, nil
+	})
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case r := <-flight:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		if !led {
+			l.shared.Add(1)
+		}
+		return r.Val.(*Page), nil
 	}
-	l.keep(key, &cachedPage{Page: *page, version: version, size: pageSize(key, page)})
-	return page, nil
+}
+
+// renderTimeout bounds a shared render.
+const renderTimeout = 30 * time.Second
+
+// flight names a render of the page at a version for singleflight.
+func (k pageKey) flight(version int64) string {
+	var b strings.Builder
+	b.Grow(len(k.tenant) + len(k.app) + len(k.search) + len(k.cursor) + 48)
+	for _, s := range []string{k.tenant, k.app, k.search, k.cursor} {
+		b.WriteString(strconv.Itoa(len(s))) // length-prefixed, so no two keys join to the same text
+		b.WriteByte(':')
+		b.WriteString(s)
+	}
+	fmt.Fprintf(&b, "%d/%t/%d/%d", k.disconnected, k.archived, k.limit, version)
+	return b.String()
 }
 
 // keep caches p unless it is too large to be worth its share of the budget, or a page of a later version
