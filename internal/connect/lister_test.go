@@ -392,3 +392,47 @@ func FuzzETagMatches(f *testing.F) {
 		}
 	})
 }
+
+// TestListerRendersAMissOnce has many callers ask for the same uncached page at once: one renders it, the
+// others wait for that render (or find it kept) instead of each querying the database.
+func TestListerRendersAMissOnce(t *testing.T) {
+	s := storetest.Open(t, store.FlavorPostgres) // a pool of connections: the callers' queries overlap
+	ctx := context.Background()
+	fx := &fixture{t: t, s: s, now: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), ids: map[string][]string{}}
+	if err := s.UpsertTenant(ctx, "acme", "Acme", fx.now); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		fx.insert(s, "acme", fmt.Sprint("connection ", i))
+	}
+	l := connect.NewLister(s, 1<<20)
+	const callers = 32
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	bodies := make([][]byte, callers)
+	for i := range callers {
+		wg.Go(func() {
+			<-start
+			p, err := l.Page(ctx, store.ConnectionFilter{TenantKey: "acme"})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			bodies[i] = p.Body
+		})
+	}
+	close(start)
+	wg.Wait()
+	st := l.Stats()
+	// A caller can miss between one render's end and its page being found, so a few renders are fine;
+	// without the shared render every caller would query.
+	if st.Misses > 4 || st.Hits+st.Misses+st.Shared != callers {
+		t.Errorf("%d callers at once: %+v", callers, st)
+	}
+	want := fresh(t, s, store.ConnectionFilter{TenantKey: "acme"})
+	for i, b := range bodies {
+		if !bytes.Equal(b, want) {
+			t.Fatalf("caller %d got another page", i)
+		}
+	}
+}
