@@ -56,6 +56,23 @@ func TestLoadOverridesAndOrigins(t *testing.T) {
 	}
 }
 
+func TestLoadListCache(t *testing.T) {
+	pg := map[string]string{"HITCH_DATABASE_URL": "postgres://db/hitch", "HITCH_WORKSPACE_SECRET": strings.Repeat("s", 40), "HITCH_ENCRYPTION_KEYS": "k1:AAAA"}
+	for _, tt := range []struct {
+		value string
+		want  int64
+	}{{"", 0}, {"0", -1}, {"1", 1 << 20}, {" 64 ", 64 << 20}} {
+		pg["HITCH_LIST_CACHE_MB"] = tt.value
+		c, err := Load(env(pg), Overrides{})
+		if err != nil {
+			t.Fatalf("HITCH_LIST_CACHE_MB=%q: %v", tt.value, err)
+		}
+		if c.ListCache != tt.want {
+			t.Errorf("HITCH_LIST_CACHE_MB=%q: ListCache %d, want %d", tt.value, c.ListCache, tt.want)
+		}
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	pg := map[string]string{"HITCH_DATABASE_URL": "postgres://db/hitch", "HITCH_WORKSPACE_SECRET": strings.Repeat("s", 40), "HITCH_ENCRYPTION_KEYS": "k1:AAAA"}
 	with := func(k, v string) map[string]string {
@@ -86,6 +103,9 @@ func TestLoadErrors(t *testing.T) {
 		{with("HITCH_ADMIN_EMAIL", "a@b.c"), "HITCH_ADMIN_PASSWORD"},
 		{with("HITCH_CONSOLE_SESSION_TTL", "forever"), "HITCH_CONSOLE_SESSION_TTL"},
 		{with("HITCH_CONSOLE_SESSION_TTL", "100ms"), "HITCH_CONSOLE_SESSION_TTL"},
+		{with("HITCH_LIST_CACHE_MB", "-1"), "HITCH_LIST_CACHE_MB"},
+		{with("HITCH_LIST_CACHE_MB", "32MB"), "HITCH_LIST_CACHE_MB"},
+		{with("HITCH_LIST_CACHE_MB", "99999999"), "HITCH_LIST_CACHE_MB"},
 	}
 	for _, c := range cases {
 		_, err := Load(env(c.env), Overrides{})
