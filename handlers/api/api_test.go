@@ -487,9 +487,14 @@ func TestCORS(t *testing.T) {
 	if r := pre("http://evil.example"); r.status != 403 || r.header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("foreign preflight: %d %v", r.status, r.header)
 	}
+	r = e.do("OPTIONS", "/connections", "", nil, "Origin", hostOrigin,
+		"Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "authorization, if-none-match, x-evil")
+	if got := r.header.Get("Access-Control-Allow-Headers"); got != "Authorization, If-None-Match" {
+		t.Fatalf("conditional list preflight grants %q", got)
+	}
 	r = e.do("GET", "/connections", e.token("acme"), nil, "Origin", hostOrigin)
-	if r.header.Get("Access-Control-Allow-Origin") != hostOrigin {
-		t.Fatalf("no CORS on the actual request: %v", r.header)
+	if r.header.Get("Access-Control-Allow-Origin") != hostOrigin || !strings.Contains(r.header.Get("Access-Control-Expose-Headers"), "ETag") {
+		t.Fatalf("no CORS on the actual request, or its ETag hidden from the page: %v", r.header)
 	}
 	r = e.do("GET", "/connections", e.token("acme"), nil, "Origin", "http://evil.example")
 	if r.header.Get("Access-Control-Allow-Origin") != "" {

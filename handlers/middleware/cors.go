@@ -23,7 +23,7 @@ func CORS(allowed func(origin string) bool) echo.MiddlewareFunc {
 				return next(c)
 			}
 			h.Set(echo.HeaderAccessControlAllowOrigin, origin)
-			h.Set(echo.HeaderAccessControlExposeHeaders, "X-Request-Id")
+			h.Set(echo.HeaderAccessControlExposeHeaders, "X-Request-Id, ETag")
 			if req.Method == http.MethodOptions && req.Header.Get(echo.HeaderAccessControlRequestMethod) != "" {
 				h.Add(echo.HeaderVary, echo.HeaderAccessControlRequestMethod)
 				h.Add(echo.HeaderVary, echo.HeaderAccessControlRequestHeaders)
@@ -37,7 +37,7 @@ func CORS(allowed func(origin string) bool) echo.MiddlewareFunc {
 	}
 }
 
-// allowHeaders grants the two headers the API reads, and nothing else.
+// allowHeaders grants the headers the API reads, and nothing else.
 func allowHeaders(requested string) string {
 	var out []string
 	for _, name := range strings.Split(requested, ",") {
@@ -46,6 +46,8 @@ func allowHeaders(requested string) string {
 			out = append(out, "Authorization")
 		case "content-type":
 			out = append(out, "Content-Type")
+		case "if-none-match":
+			out = append(out, "If-None-Match") // conditional list reads (ETag)
 		}
 	}
 	if len(out) == 0 {

@@ -53,8 +53,19 @@ type pageKey struct {
 
 type cachedPage struct {
 	Page
-	version int64
-	size    int64
+	version  int64
+	rendered time.Time // when its query started (monotonic): the page shows the list as of a later instant
+	size     int64
+}
+
+// fresh reports whether p may answer a call that began at start and then read version. The same version
+// proves nothing listed changed. A later version means p was rendered after a write this call's version
+// read did not see: versions only grow, so p's query ran after that read and shows the list as of an
+// instant inside this call, as a fresh query would (a read takes effect at some instant between request
+// and response). The render-time condition keeps that from resting on versions only growing: after a
+// database restore moved them back, a page rendered before this call began is not served on a comparison.
+func (p *cachedPage) fresh(start time.Time, version int64) bool {
+	return p.version == version || p.version > version && p.rendered.After(start)
 }
 
 // maxPages bounds the number of cached pages whatever their size; the byte budget usually binds first.
@@ -102,6 +113,7 @@ func (l *Lister) Page(ctx context.Context, f store.ConnectionFilter) (*Page, err
 	// The version is read before the page: a write committed between the two reads leaves the page newer
 	// than its version, so the next call sees a higher version and renders again. The other order could
 	// keep a page older than its version for good.
+	start := time.Now()
 	version, err := l.store.ConnectionListVersion(ctx, f.TenantKey)
 	if err != nil {
 		return nil, err
@@ -110,7 +122,7 @@ func (l *Lister) Page(ctx context.Context, f store.ConnectionFilter) (*Page, err
 	l.mu.Lock()
 	p, ok := l.pages.Get(key)
 	l.mu.Unlock()
-	if ok && p.version == version {
+	if ok && p.fresh(start, version) {
 		l.hits.Add(1)
 		return &p.Page, nil
 	}
@@ -119,15 +131,24 @@ func (l *Lister) Page(ctx context.Context, f store.ConnectionFilter) (*Page, err
 	led := false // set only by this caller's function, when it is the one that runs
 	flight := l.flights.DoChan(key.flight(version), func() (any, error) {
 		led = true
+		// A render that finished between our lookup and now has kept its page already.
+		l.mu.Lock()
+		p, ok := l.pages.Peek(key)
+		l.mu.Unlock()
+		if ok && p.fresh(start, version) {
+			l.hits.Add(1)
+			return &p.Page, nil
+		}
 		l.misses.Add(1)
 		// The render outlives a caller that gives up, for the others waiting on it, within a bound.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), renderTimeout)
 		defer cancel()
+		rendered := time.Now()
 		page, err := l.render(rctx, f)
 		if err != nil {
 			return nil, err
 		}
-		l.keep(key, &cachedPage{Page: *page, version: version, size: pageSize(key, page)})
+		l.keep(key, &cachedPage{Page: *page, version: version, rendered: rendered, size: pageSize(key, page)})
 		return page, nil
 	})
 	select {
@@ -161,7 +182,8 @@ func (k pageKey) flight(version int64) string {
 }
 
 // keep caches p unless it is too large to be worth its share of the budget, or a page of a later version
-// is already kept under its key (a slower caller finishing last must not put an older page back).
+// rendered later is already kept under its key (a slower caller finishing last must not put an older page
+// back; a kept page of a higher version rendered earlier is what a database restore leaves behind).
 func (l *Lister) keep(key pageKey, p *cachedPage) {
 	if p.size > l.budget/8 {
 		return
@@ -169,7 +191,7 @@ func (l *Lister) keep(key pageKey, p *cachedPage) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if had, ok := l.pages.Peek(key); ok {
-		if had.version > p.version {
+		if had.version > p.version && had.rendered.After(p.rendered) {
 			return
 		}
 		l.pages.Remove(key) // through the callback, so its bytes are returned

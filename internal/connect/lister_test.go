@@ -436,3 +436,40 @@ func TestListerRendersAMissOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestListerAfterVersionsMoveBack simulates a database restored from a backup while Hitch runs: the list
+// changes and its version drops below the one a kept page was rendered at. The page must not be served
+// because its version is higher.
+func TestListerAfterVersionsMoveBack(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		fx := &fixture{t: t, s: s, now: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), ids: map[string][]string{}}
+		if err := s.UpsertTenant(ctx, "acme", "Acme", fx.now); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			fx.insert(s, "acme", fmt.Sprint("connection ", i))
+		}
+		l := connect.NewLister(s, 1<<20)
+		f := store.ConnectionFilter{TenantKey: "acme"}
+		if _, err := l.Page(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		fx.update(s, "acme", fx.ids["acme"][0], func(c *store.Connection) { c.Name = "restored"; c.UpdatedAt = fx.tick() })
+		if _, err := s.DB().ExecContext(ctx, "UPDATE connection_list_versions SET version = 0"); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // the page rendered after the restore is then kept and served
+			p, err := l.Page(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := fresh(t, s, f); !bytes.Equal(p.Body, want) {
+				t.Fatalf("after versions moved back the cache served\n%s\nwant\n%s", p.Body, want)
+			}
+		}
+		if st := l.Stats(); st.Misses != 2 || st.Hits != 1 {
+			t.Errorf("%+v, want the restored list rendered once and then served from the cache", st)
+		}
+	})
+}
