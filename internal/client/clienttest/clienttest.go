@@ -46,9 +46,11 @@ type Server struct {
 	Keys    *secrets.KeyRing
 	Catalog *catalog.Catalog
 
-	now func() time.Time
-	t   testing.TB
-	srv *httptest.Server
+	now      func() time.Time
+	t        testing.TB
+	srv      *httptest.Server
+	dbURL    string
+	keysSpec string
 }
 
 // Options change the server Start runs.
@@ -56,6 +58,9 @@ type Options struct {
 	Flavor     string           // store.FlavorSQLite (default) or store.FlavorPostgres
 	Now        func() time.Time // the server's clock; nil: time.Now
 	ConsoleTTL time.Duration    // console sign-in lifetime; 0: the default
+	// ReplicaOf makes this server another replica of that one: its own process state (router, pools,
+	// caches) over the same database, keys and workspace secret. Flavor is then ignored.
+	ReplicaOf *Server
 }
 
 // Start runs a Hitch server with the sandbox apps until the test ends.
@@ -70,9 +75,23 @@ func StartWith(t testing.TB, o Options) *Server {
 	if o.Flavor == "" {
 		o.Flavor = store.FlavorSQLite
 	}
-	s := storetest.Open(t, o.Flavor)
-	spec, err := secrets.Generate("k1")
+	var dbURL, spec string
+	if o.ReplicaOf != nil {
+		dbURL, spec = o.ReplicaOf.dbURL, o.ReplicaOf.keysSpec
+	} else {
+		dbURL = storetest.URL(t, o.Flavor)
+		var err error
+		if spec, err = secrets.Generate("k1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	s, err := store.Open(ctx, dbURL)
 	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	keys, err := secrets.Parse(spec)
@@ -94,7 +113,8 @@ func StartWith(t testing.TB, o Options) *Server {
 	srv.Config.Handler = handlers.New(handlers.Deps{Config: cfg, Store: s, Catalog: cat, Keys: keys, Issuer: issuer, Log: log, Now: o.Now, BcryptCost: bcrypt.MinCost})
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &Server{URL: srv.URL, Handler: srv.Config.Handler, Store: s, Issuer: issuer, Keys: keys, Catalog: cat, now: o.Now, t: t, srv: srv}
+	return &Server{URL: srv.URL, Handler: srv.Config.Handler, Store: s, Issuer: issuer, Keys: keys, Catalog: cat, now: o.Now, t: t, srv: srv,
+		dbURL: dbURL, keysSpec: spec}
 }
 
 // Admin creates a console account and returns its email and password.
