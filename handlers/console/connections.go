@@ -69,7 +69,7 @@ func (h *Handler) listConnections(c echo.Context) error {
 	default:
 		f.State = views.StateAll
 	}
-	rows, next, err := h.Store.ListConnections(ctx, sf)
+	rows, next, err := h.Store.ListConnectionSummaries(ctx, sf)
 	if err != nil {
 		return listError(err)
 	}
@@ -155,9 +155,9 @@ func (h *Handler) connApp(key string) views.ConnApp {
 	return views.ConnApp{Key: key, Name: key}
 }
 
-// connView renders a stored connection for the console. Credentials are not
-// copied; input values are, except any field the catalog marks secret.
-func (h *Handler) connView(c store.Connection) views.ConnView {
+// connView renders a connection's listed part for the console (the list reads only that part, so its
+// pages never load a ciphertext); input values are copied except any field the catalog marks secret.
+func (h *Handler) connView(c store.ConnectionSummary) views.ConnView {
 	v := views.ConnView{
 		ID: c.ID, Name: c.Name, TenantKey: c.TenantKey, App: h.connApp(c.AppKey), AuthType: c.AuthType,
 		Disconnected: c.Disconnected, ErrorCode: c.ErrorCode, ErrorMessage: c.ErrorMessage,
@@ -211,7 +211,7 @@ func (h *Handler) connectionDetail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := h.connView(conn)
+	v := h.connView(conn.Summary())
 	if t, err := h.Store.GetTenant(ctx, conn.TenantKey); err == nil {
 		v.TenantName = t.Name
 	}
@@ -392,7 +392,7 @@ func (h *Handler) archiveForm(c echo.Context) error {
 		h.flash(c, views.Flash{Kind: "info", Text: "This connection is already archived."})
 		return redirect(c, "/console/connections/"+url.PathEscape(conn.ID))
 	}
-	v := h.connView(conn)
+	v := h.connView(conn.Summary())
 	p := views.ConnectionArchivePage{Page: h.page(c, "Archive "+v.Name, views.SectionConnections), Conn: v, OAuth: conn.AuthType == catalog.AuthOAuth2}
 	if p.OAuth {
 		if app, _, err := h.Connect.Lookup(c.Request().Context(), conn.AppKey); err == nil && app.Auth.RevokeURL != "" {
