@@ -708,6 +708,14 @@ func TestConnectionListETag(t *testing.T) {
 		if after.status != 200 || after.header.Get("ETag") == tag || bytes.Contains(after.body, []byte(ids[0])) {
 			t.Fatalf("after an archive: %d, ETag %q (was %q): %s", after.status, after.header.Get("ETag"), tag, after.body)
 		}
+		// Eight tenant lists so far: the first, the limit=2 page, the "other" tenant's and the one after the
+		// archive were rendered; the four conditional reads of the unchanged first page were cache hits.
+		m := e.do("GET", "/metrics", "", nil)
+		for _, want := range []string{`hitch_list_pages_total{result="hit"} 4`, `hitch_list_pages_total{result="miss"} 4`, "hitch_list_cache_bytes "} {
+			if !bytes.Contains(m.body, []byte(want)) {
+				t.Errorf("/metrics lacks %q", want)
+			}
+		}
 	})
 }
 
