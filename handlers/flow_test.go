@@ -595,3 +595,58 @@ func TestSessionAPI(t *testing.T) {
 		_ = fmt.Sprint()
 	})
 }
+
+// TestOAuthInModal follows the SDK's modal mode: the consent page runs in the overlay's frame, its form
+// posts into a popup window (providers refuse frames), and the frame polls the session's status until it
+// can load the result page, which hands the outcome to the host.
+func TestOAuthInModal(t *testing.T) {
+	f := newFlow(t, storetest.Open(t, store.FlavorSQLite), "")
+	tok := f.token("globex")
+	id, link := f.start(tok, map[string]any{"appKey": "sandbox-oauth"})
+	b := newBrowser(t)
+	consent := b.get(link + "?mode=modal")
+	if consent.status != 200 || !strings.Contains(consent.url, "/app/sandbox-oauth?mode=modal") {
+		t.Fatalf("modal link landed on %d %s", consent.status, consent.url)
+	}
+	for _, want := range []string{`target="hitch_oauth_` + id + `"`, `data-status-url="/popup/` + id + `/status"`,
+		`data-result-url="/popup/` + id + `?mode=modal"`, `data-hitch-modal="true"`} {
+		if !consent.has(want) {
+			t.Fatalf("modal consent page lacks %s:\n%s", want, consent.body)
+		}
+	}
+	action, vals := consent.form(t)
+	if strings.Contains(action, "mode=modal") {
+		t.Fatalf("the popup window would run in modal mode: %s", action)
+	}
+	status := func(b *browser) (int, string) {
+		p := b.get(f.srv.URL + "/popup/" + id + "/status")
+		var m map[string]string
+		_ = json.Unmarshal([]byte(p.body), &m)
+		return p.status, m["status"]
+	}
+	if code, st := status(b); code != 200 || st != "pending" {
+		t.Fatalf("status before the provider: %d %q", code, st)
+	}
+	if code, st := status(newBrowser(t)); code < 400 || code >= 500 || st != "" {
+		t.Fatalf("another browser read the session's status: %d %q", code, st)
+	}
+	// The popup window shares the frame's cookies (same browser).
+	prov := b.post(action, vals)
+	if !strings.Contains(prov.url, "/sandbox/oauth/authorize") {
+		t.Fatalf("the form did not continue to the provider: %s", prov.url)
+	}
+	popupResult := b.get(f.decide(b, prov, "approve"))
+	if popupResult.has(`data-hitch-modal="true"`) {
+		t.Fatal("the popup window's result page thinks it is the modal")
+	}
+	if code, st := status(b); code != 200 || st != "completed" {
+		t.Fatalf("status after the provider: %d %q", code, st)
+	}
+	frame := b.get(f.srv.URL + "/popup/" + id + "?mode=modal")
+	if frame.status != 200 || !frame.has(`data-hitch-modal="true"`) || !frame.has("completed") {
+		t.Fatalf("the frame's result page: %d\n%s", frame.status, frame.body)
+	}
+	if len(f.connections("globex")) != 1 {
+		t.Fatal("no connection")
+	}
+}

@@ -67,6 +67,7 @@ func (h *Handler) Register(e *echo.Echo) {
 	e.POST("/popup/:id/app/:key", h.submit)
 	e.POST("/popup/:id/cancel", h.cancel)
 	e.POST("/popup/:id/detached", h.detached)
+	e.GET("/popup/:id/status", h.status)
 	e.GET("/oauth/callback", h.callback)
 }
 
@@ -346,6 +347,15 @@ func (h *Handler) renderConsent(c echo.Context, sess store.Session, bid string, 
 		Reconnect: sess.ConnectionID != "",
 		Error:     msg,
 	}
+	if p.Modal {
+		// Providers refuse to be framed: the form continues in a popup window, which runs the rest of the
+		// flow as an ordinary popup (no mode=modal), while this frame waits for the session to end.
+		base := "/popup/" + url.PathEscape(sess.ID)
+		p.ActionURL = base + "/app/" + url.PathEscape(app.Key)
+		p.OAuthWindow = "hitch_oauth_" + sess.ID
+		p.StatusURL = base + "/status"
+		p.ResultURL = base + "?mode=modal"
+	}
 	return h.render(c, status, popup.Consent(p), h.providerOrigin(app))
 }
 
@@ -461,6 +471,17 @@ func (h *Handler) detached(c echo.Context) error {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// status tells a modal consent page, waiting while the provider's sign-in runs in a popup window, whether
+// the session has ended. Only the session's own browser may ask; the answer is the status alone.
+func (h *Handler) status(c echo.Context) error {
+	sess, _, err := h.session(c)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	return c.JSON(http.StatusOK, map[string]string{"status": sess.Status})
 }
 
 // callback is the one redirect URI: {HITCH_PUBLIC_URL}/oauth/callback.

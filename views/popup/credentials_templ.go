@@ -230,7 +230,7 @@ func Credentials(p CredentialsPage) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			for i, f := range p.Fields {
-				templ_7745c5c3_Err = field(f, i == firstFocus(p.Fields)).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = field(f, !p.Modal && i == firstFocus(p.Fields)).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

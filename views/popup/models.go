@@ -107,6 +107,10 @@ type ConsentPage struct {
 	Fields []Field
 	// ActionURL is the POST target that continues to the provider.
 	ActionURL string
+	// In modal mode providers refuse to be framed, so the form posts into a popup window named
+	// OAuthWindow, and this page waits: it polls StatusURL and loads ResultURL once the session ends.
+	// Empty outside modal mode.
+	OAuthWindow, StatusURL, ResultURL string
 	// BackURL returns to the search; empty hides Back.
 	BackURL string
 	// CancelURL is the POST target that cancels the session; empty hides Cancel.

@@ -137,6 +137,30 @@ window.addEventListener("pageshow",function(e){if(e.persisted)reset();});
 });
 })();`
 
+// modalOAuthJS runs the consent page inside the SDK's modal overlay. Providers refuse to be framed, so the
+// form posts into a popup window (opened here, inside the click, so it is sized like the SDK's popup and no
+// blocker stops it); this frame then waits, asking the server for the session's status, and loads the result
+// page once the session ends: that page, in this frame, hands the outcome to the host page. The popup's own
+// result page closes itself. "Open the sign-in window again" reloads this page for a new attempt.
+const modalOAuthJS = `(function(){
+var form=document.querySelector("form[data-oauth-window]"),wait=document.getElementById("hitch-wait");
+if(!form||!wait)return;
+var polling=false;
+function poll(){
+fetch(wait.getAttribute("data-status-url"),{credentials:"same-origin",cache:"no-store"})
+.then(function(r){return r.ok?r.json():null;})
+.then(function(s){if(s&&s.status&&s.status!=="pending"){location.replace(wait.getAttribute("data-result-url"));return;}setTimeout(poll,1000);},
+function(){setTimeout(poll,2000);});
+}
+form.addEventListener("submit",function(){
+var w=480,h=720,left=Math.max(0,(screen.availWidth-w)/2),top=Math.max(0,(screen.availHeight-h)/2);
+try{window.open("",form.getAttribute("target"),"popup,width="+w+",height="+h+",left="+left+",top="+top);}catch(e){}
+setTimeout(function(){form.hidden=true;wait.hidden=false;if(!polling){polling=true;poll();}},0);
+});
+var again=wait.querySelector("[data-reopen]");
+if(again)again.addEventListener("click",function(e){e.preventDefault();location.reload();});
+})();`
+
 // resultJS hands the outcome to the opener (or the modal's parent) at the exact
 // host origin, then closes the popup; when it cannot, it tells the user to.
 const resultJS = `(function(){

@@ -38,7 +38,7 @@ window.addEventListener('message', function (e) { window.__seen.push({ origin: e
 // Arms the next click of #connect with these options.
 window.runConnect = function (opts) { window.__opts = opts || {}; window.__result = undefined; };
 document.getElementById('connect').addEventListener('click', function () {
-  var hitch = new Hitch(${cfg});
+  var hitch = new Hitch(Object.assign(${cfg}, window.__hitch || {}));
   hitch.ui.connect(window.__opts).then(
     function (v) { window.__result = { ok: true, value: v }; },
     function (e) { window.__result = { ok: false, code: e && e.code, name: e && e.name, message: e && e.message }; }
@@ -267,6 +267,52 @@ e2e('reconnect keeps the same connection id', async (context) => {
   assert.equal(r.ok, true, JSON.stringify(r));
   assert.equal(r.value.id, apiKeyConnection);
   assert.equal((await api('GET', '/connections?appKey=sandbox-apikey')).items.length, 1, 'reconnect made a second connection');
+});
+
+/** Arms the host page for a modal connect with opts and clicks Connect; returns the overlay's frame. */
+async function openModal(page, opts) {
+  await page.evaluate((o) => {
+    window.__hitch = { mode: 'modal' };
+    window.runConnect(o);
+  }, opts);
+  await page.click('#connect');
+  await page.locator('iframe[title="Connect"]').waitFor();
+  return page.frameLocator('iframe[title="Connect"]');
+}
+
+e2e('modal mode: an API-key app connects inside the overlay', async (context) => {
+  const page = await hostTab(context);
+  const frame = await openModal(page, { appKey: 'sandbox-apikey' });
+  const key = frame.locator('input[name=apiKey]');
+  await key.fill('sandbox-good');
+  await shot(page, '10-modal-credentials.png');
+  await frame.getByRole('button', { name: 'Connect' }).click();
+  const r = await result(page);
+  assert.equal(r.ok, true, JSON.stringify(r));
+  assert.equal(r.value.appKey, 'sandbox-apikey');
+  await page.locator('iframe[title="Connect"]').waitFor({ state: 'detached' });
+});
+
+e2e('modal mode: OAuth consent continues in a popup (providers refuse frames) and the overlay resolves', async (context) => {
+  const page = await hostTab(context);
+  const frame = await openModal(page, { appKey: 'sandbox-oauth' });
+  const go = frame.getByRole('button', { name: /Continue to Sandbox OAuth/ });
+  await go.waitFor();
+  await shot(page, '11-modal-consent.png');
+  const [popup] = await Promise.all([context.waitForEvent('page'), go.click()]);
+  await at(popup, /^\/sandbox\/oauth\/authorize$/);
+  await frame.getByText(/Continue in the Sandbox OAuth window/).waitFor();
+  await shot(page, '12-modal-waiting.png');
+  const closed = popup.waitForEvent('close', { timeout: 30_000 });
+  await popup.getByRole('button', { name: 'Approve' }).click();
+  await closed; // the popup closes itself after the provider step
+  const r = await result(page);
+  assert.equal(r.ok, true, JSON.stringify(r));
+  assert.equal(r.value.appKey, 'sandbox-oauth');
+  assert.equal(r.value.authType, 'oauth2');
+  const stored = await api('GET', '/connections/' + r.value.id);
+  assert.equal(stored.id, r.value.id);
+  await page.locator('iframe[title="Connect"]').waitFor({ state: 'detached' });
 });
 
 e2e('host page with COOP same-origin: the opener link is cut and GET /connect/{id} delivers the result', async (context) => {
