@@ -27,9 +27,9 @@ type Page struct {
 // Lister serves pages of connection lists. Pages of one tenant are rendered once and kept in a
 // per-process cache; every call first reads the tenant's list version (one indexed read that database
 // triggers keep current on every write, whichever replica made it) and serves the kept page only when it
-// was rendered at that same version. A list is therefore never staler than a fresh query would be, on any
-// replica, while a repeated read skips the page query, its decoding and its rendering. Lists across all
-// tenants (an admin without a tenant filter) are not cached.
+// shows the list as of that version or later (see cachedPage.fresh). A list is therefore never staler than
+// a fresh query would be, on any replica, while a repeated read skips the page query, its decoding and its
+// rendering. Lists across all tenants (an admin without a tenant filter) are not cached.
 type Lister struct {
 	store *store.Store
 
