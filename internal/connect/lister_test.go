@@ -17,21 +17,11 @@ import (
 )
 
 // replicas opens two stores on one fresh database, as two Hitch processes would, each with its own
-// Lister. The database is migrated once.
+// Lister.
 func replicas(t *testing.T, flavor string, budget int64) (a, b *store.Store, la, lb *connect.Lister) {
 	t.Helper()
-	ctx := context.Background()
 	url := storetest.URL(t, flavor)
-	for _, s := range []**store.Store{&a, &b} {
-		var err error
-		if *s, err = store.Open(ctx, url); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = (*s).Close() })
-	}
-	if err := a.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a, b = storetest.OpenURL(t, url), storetest.OpenURL(t, url)
 	return a, b, connect.NewLister(a, budget), connect.NewLister(b, budget)
 }
 

@@ -92,14 +92,7 @@ type arrival struct {
 func crashRecovery(t *testing.T, flavor string, total, kills int) {
 	dbURL := storetest.URL(t, flavor)
 	ctx := context.Background()
-	s, err := store.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := storetest.OpenURL(t, dbURL)
 	keys, spec := newKeys(t)
 	svc := webhook.NewService(webhook.Options{Store: s, Keys: keys, Log: quietLog()})
 
@@ -138,7 +131,7 @@ func crashRecovery(t *testing.T, flavor string, total, kills int) {
 
 	const perConn = 10
 	conns := total / perConn
-	err = s.InTx(ctx, func(q *store.Queries) error {
+	err := s.InTx(ctx, func(q *store.Queries) error {
 		for i := range perConn {
 			for c := range conns {
 				id := fmt.Sprintf("con_%04d", c)

@@ -85,15 +85,7 @@ func StartWith(t testing.TB, o Options) *Server {
 			t.Fatal(err)
 		}
 	}
-	ctx := context.Background()
-	s, err := store.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := storetest.OpenURL(t, dbURL)
 	keys, err := secrets.Parse(spec)
 	if err != nil {
 		t.Fatal(err)

@@ -38,15 +38,22 @@ func ForEach(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 // Open returns a fresh, migrated store of the given flavor, closed and removed when the test ends.
 func Open(tb testing.TB, flavor string) *store.Store {
 	tb.Helper()
+	return OpenURL(tb, URL(tb, flavor))
+}
+
+// OpenURL opens a store on url (from URL, or another store's, as a second replica would) and migrates it
+// (a no-op when already migrated); the store is closed when the test ends.
+func OpenURL(tb testing.TB, url string) *store.Store {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := store.Open(ctx, URL(tb, flavor))
+	s, err := store.Open(ctx, url)
 	if err != nil {
-		tb.Fatalf("open %s store: %v", flavor, err)
+		tb.Fatalf("open store: %v", err)
 	}
 	tb.Cleanup(func() { _ = s.Close() })
 	if err := s.Migrate(ctx); err != nil {
-		tb.Fatalf("migrate %s store: %v", flavor, err)
+		tb.Fatalf("migrate store: %v", err)
 	}
 	return s
 }
