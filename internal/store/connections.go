@@ -319,12 +319,13 @@ func (q *Queries) ListConnectionSummaries(ctx context.Context, f ConnectionFilte
 // it (migration 00005), so no write path can forget to. The same version read at two instants means no
 // list of that tenant changed between them; a tenant without connections is at version 0.
 func (q *Queries) ConnectionListVersion(ctx context.Context, tenantKey string) (int64, error) {
-	rows, err := q.queryPrepared(ctx, "SELECT COALESCE(SUM(version), 0) FROM connection_list_versions WHERE tenant_key = ?", tenantKey)
+	// The cast: PostgreSQL sums bigints as numeric, which lib/pq would hand over as text.
+	rows, err := q.queryPrepared(ctx, "SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM connection_list_versions WHERE tenant_key = ?", tenantKey)
 	if err != nil {
 		return 0, q.wrap("list version", err)
 	}
 	defer rows.Close()
-	var v any
+	var v int64
 	if rows.Next() {
 		if err := rows.Scan(&v); err != nil {
 			return 0, q.wrap("list version", err)
@@ -333,10 +334,7 @@ func (q *Queries) ConnectionListVersion(ctx context.Context, tenantKey string) (
 	if err := rows.Err(); err != nil {
 		return 0, q.wrap("list version", err)
 	}
-	// PostgreSQL sums bigints as numeric, which lib/pq hands over as text.
-	var sv summaryValues
-	n := sv.int(v)
-	return n, sv.err
+	return v, nil
 }
 
 // summaryValues holds a summary row's non-text columns as scanned.
